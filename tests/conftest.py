@@ -1,0 +1,28 @@
+"""Shared fixtures: a synthetic motion dataset on disk and its prepared frame cache."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.synthetic import make_synthetic_dataset
+from training.prepare import PrepareConfig, prepare_dataset
+from training.sources import load_source
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory) -> Path:
+    """Four motion classes x 20 clips (10 groups of 2), 64x64, 24 frames, MJPEG AVI."""
+    return make_synthetic_dataset(tmp_path_factory.mktemp("synthetic"), per_class=20, seed=0)
+
+
+@pytest.fixture(scope="session")
+def prepared_synthetic(synthetic_root, tmp_path_factory) -> Path:
+    """The synthetic set prepared at 8 frames x 32 px, 2 clips per video, split 70/15/15 by group."""
+    out = tmp_path_factory.mktemp("prepared")
+    clips = load_source(synthetic_root, "folder", seed=0)
+    prepare_dataset(clips, out, PrepareConfig(num_frames=8, size=32, num_clips=2), workers=1)
+    return out

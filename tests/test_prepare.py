@@ -1,0 +1,90 @@
+"""The frame cache: contents, resume, failure report, and the dataset that reads it."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from training.dataset import VideoDataset, make_loader
+from training.errors import DatasetError
+from training.frame_cache import FrameCache
+from training.prepare import PrepareConfig, prepare_dataset
+from training.sources import load_source
+
+
+def test_cache_holds_every_clip_with_its_split(prepared_synthetic):
+    cache = FrameCache(prepared_synthetic)
+    rows = cache.rows()
+    assert len(rows) == 80
+    assert {r.split for r in rows} == {"train", "val", "test"}
+    frames = cache.load_frames(rows[0].clip_id)
+    assert frames.shape == (2, 8, 32, 32, 3) and frames.dtype == np.uint8
+    assert rows[0].fps == pytest.approx(12.0) and rows[0].duration_s == pytest.approx(2.0)
+    train_groups = {r.group for r in cache.rows("train")}
+    assert not train_groups & {r.group for r in cache.rows("test")}
+
+
+def test_prepare_resumes_and_reports_failures(synthetic_root, tmp_path):
+    source = tmp_path / "videos"
+    shutil.copytree(synthetic_root / "Fall", source / "Fall")
+    shutil.copytree(synthetic_root / "Slide", source / "Slide")
+    (source / "Fall" / "v_Fall_g50_c01.avi").write_text("not a video")
+    (source / "Slide" / "v_Slide_g50_c01.avi").touch()
+    out = tmp_path / "prepared"
+    config = PrepareConfig(num_frames=4, size=16, num_clips=1)
+
+    first = prepare_dataset(load_source(source, "folder"), out, config, workers=2)
+    assert (first.prepared, first.resumed, len(first.failures)) == (40, 0, 2)
+    failures = json.loads((out / "failures.json").read_text())
+    assert {f["path"].rsplit("/", 1)[1] for f in failures} == {"v_Fall_g50_c01.avi", "v_Slide_g50_c01.avi"}
+    assert any("empty" in f["reason"] for f in failures)
+
+    removed = FrameCache(out).rows()[5]
+    (out / "frames" / f"{removed.clip_id}.npy").unlink()
+    second = prepare_dataset(load_source(source, "folder"), out, config, workers=1)
+    assert (second.prepared, second.resumed, len(second.failures)) == (1, 39, 2)
+    assert len(FrameCache(out).rows()) == 40
+
+
+def test_prepare_refuses_to_mix_settings(synthetic_root, tmp_path):
+    clips = [c for c in load_source(synthetic_root, "folder") if c.label == "Fall"][:2]
+    prepare_dataset(clips, tmp_path, PrepareConfig(num_frames=4, size=16, num_clips=1), workers=1)
+    with pytest.raises(DatasetError, match="other settings"):
+        prepare_dataset(clips, tmp_path, PrepareConfig(num_frames=8, size=16, num_clips=1), workers=1)
+
+
+def test_eval_items_are_deterministic_and_normalised(prepared_synthetic):
+    cache = FrameCache(prepared_synthetic)
+    dataset = VideoDataset(cache, "test", cache.classes, train=False, crop_size=28, mean=(0, 0, 0), std=(1, 1, 1))
+    tensor, label, clip_id = dataset[0]
+    assert tensor.shape == (3, 8, 28, 28)
+    assert 0.0 <= tensor.min() and tensor.max() <= 1.0
+    assert torch.equal(tensor, dataset[0][0])
+    assert cache.classes[label] == cache.row(clip_id).label
+    raw = cache.load_frames(clip_id)[1, :, 2:30, 2:30]
+    assert torch.allclose(tensor, torch.from_numpy(raw.astype(np.float32) / 255).permute(3, 0, 1, 2))
+
+
+def test_train_items_are_augmented_reproducibly(prepared_synthetic):
+    cache = FrameCache(prepared_synthetic)
+    dataset = VideoDataset(cache, "train", cache.classes, train=True, crop_size=24, seed=1)
+    first = [dataset[i][0] for i in range(8)]
+    assert all(torch.equal(a, dataset[i][0]) for i, a in enumerate(first))
+    dataset.set_epoch(1)
+    assert any(not torch.equal(a, dataset[i][0]) for i, a in enumerate(first))
+
+
+def test_balanced_loader_evens_out_classes(prepared_synthetic):
+    cache = FrameCache(prepared_synthetic)
+    dataset = VideoDataset(cache, "train", cache.classes, train=False, crop_size=16)
+    dataset.labels = [0] * (len(dataset) - 4) + [1] * 4  # make it heavily imbalanced
+    seen = torch.cat([labels for _, labels, _ in make_loader(dataset, 16, shuffle=True, balanced=True)])
+    assert 0.3 < (seen == 1).float().mean() < 0.7
+
+
+def test_dataset_refuses_unknown_labels(prepared_synthetic):
+    cache = FrameCache(prepared_synthetic)
+    with pytest.raises(DatasetError, match="does not know"):
+        VideoDataset(cache, "train", ["Fall", "Slide"], train=False)

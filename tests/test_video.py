@@ -1,0 +1,235 @@
+"""Decoding: formats and sizes, uniform sampling, padding, windows and every kind of bad input."""
+
+import shutil
+import subprocess
+import time
+
+import cv2
+import imageio_ffmpeg
+import numpy as np
+import pytest
+
+from tests.synthetic import motion_frames, write_ffmpeg, write_opencv
+from training.errors import VideoError, VideoTooLargeError
+from training.video import (
+    VideoLimits,
+    decode_video,
+    decode_windows,
+    load_still,
+    sample_indices,
+    window_ranges,
+)
+
+
+def frames(size=(48, 64), count=30, seed=0):
+    return motion_frames("Slide", np.random.default_rng(seed), size, count)
+
+
+def numbered_frames(count: int, size=(32, 32)) -> np.ndarray:
+    """Frame i is filled with grey level 8*i, so a decoded frame tells which source frame it was."""
+    return np.stack([np.full((*size, 3), 8 * i, np.uint8) for i in range(count)])
+
+
+@pytest.mark.parametrize(
+    "suffix, writer",
+    [
+        (".avi", lambda p, f: write_opencv(p, f, fourcc="XVID")),
+        (".avi", lambda p, f: write_opencv(p, f, fourcc="MJPG")),
+        (".mp4", lambda p, f: write_ffmpeg(p, f, codec_args=("-c:v", "libx264", "-pix_fmt", "yuv420p"))),
+        (".webm", lambda p, f: write_ffmpeg(p, f, codec_args=("-c:v", "libvpx-vp9", "-deadline", "realtime"))),
+    ],
+    ids=["xvid-avi", "mjpeg-avi", "h264-mp4", "vp9-webm"],
+)
+def test_decodes_common_codecs(tmp_path, suffix, writer):
+    path = writer(tmp_path / f"clip{suffix}", frames())
+    video = decode_video(path, num_frames=16, size=64)
+    clip = video.clips[0]
+    assert clip.frames.shape == (16, 64, 64, 3) and clip.frames.dtype == np.uint8
+    assert video.info.frame_count == 30
+    assert video.info.fps == pytest.approx(12.0, rel=0.01)
+    assert video.info.duration_s == pytest.approx(2.5, rel=0.05)
+    assert (video.info.width, video.info.height) == (64, 48)
+
+
+@pytest.mark.parametrize("size", [(48, 64), (64, 48), (48, 65), (1080, 1920)], ids=["tiny", "portrait", "odd", "1080p"])
+def test_decodes_odd_sizes(tmp_path, size):
+    count = 6 if size[0] == 1080 else 20
+    path = write_ffmpeg(tmp_path / "c.mp4", frames(size, count), codec_args=("-c:v", "libx264", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-pix_fmt", "yuv420p"))
+    video = decode_video(path, num_frames=4, size=(40, 30))
+    assert video.clips[0].frames.shape == (4, 40, 30, 3)
+    assert video.info.frame_count == count
+
+
+def test_grayscale_source_becomes_rgb(tmp_path):
+    path = write_ffmpeg(tmp_path / "gray.mkv", frames(), codec_args=("-c:v", "ffv1", "-pix_fmt", "gray"))
+    clip = decode_video(path, num_frames=8, size=32).clips[0]
+    assert clip.frames.shape == (8, 32, 32, 3)
+    assert np.array_equal(clip.frames[..., 0], clip.frames[..., 2])
+
+
+def test_variable_frame_rate(tmp_path):
+    source = write_ffmpeg(tmp_path / "cfr.mp4", frames(count=40), codec_args=("-c:v", "libx264", "-pix_fmt", "yuv420p"))
+    vfr = tmp_path / "vfr.mkv"
+    # Drop every frame whose index is 1 mod 3: the timestamps become irregular.
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(source),
+         "-vf", "select='not(eq(mod(n\\,3)\\,1))'", "-fps_mode", "vfr", "-c:v", "libx264", str(vfr)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    video = decode_video(vfr, num_frames=8, size=32)
+    assert video.clips[0].frames.shape == (8, 32, 32, 3)
+    assert 20 <= video.info.frame_count <= 30
+
+
+def test_samples_uniformly_over_the_whole_clip(tmp_path):
+    path = write_opencv(tmp_path / "n.avi", numbered_frames(30), fourcc="MJPG")
+    clip = decode_video(path, num_frames=5, size=32).clips[0]
+    assert clip.frame_indices.tolist() == [3, 9, 15, 21, 27]
+    # The pixels really come from those source frames (MJPEG is lossy: compare loosely).
+    assert np.allclose(clip.frames.mean(axis=(1, 2, 3)), 8 * clip.frame_indices, atol=3)
+    assert clip.times_s.tolist() == pytest.approx([i / 12 for i in (3, 9, 15, 21, 27)])
+
+
+def test_sample_indices_cover_and_pad():
+    indices = sample_indices(0, 160, 16)
+    assert indices[0] < 10 and indices[-1] > 150
+    assert np.all(np.diff(indices) == 10)
+    assert sample_indices(0, 3, 6).tolist() == [0, 1, 2, 2, 2, 2]
+
+
+def test_short_clip_is_padded_with_last_frame(tmp_path):
+    path = write_opencv(tmp_path / "short.avi", numbered_frames(4), fourcc="MJPG")
+    clip = decode_video(path, num_frames=8, size=32).clips[0]
+    assert clip.frame_indices.tolist() == [0, 1, 2, 3, 3, 3, 3, 3]
+    assert np.array_equal(clip.frames[3], clip.frames[7])
+
+
+def test_several_clips_split_the_video_into_segments(tmp_path):
+    path = write_opencv(tmp_path / "n.avi", numbered_frames(30), fourcc="MJPG")
+    clips = decode_video(path, num_frames=4, size=32, num_clips=3).clips
+    assert [c.frame_indices.tolist() for c in clips] == [[1, 3, 6, 8], [11, 13, 16, 18], [21, 23, 26, 28]]
+
+
+def test_windows_cover_the_video_with_overlap(tmp_path):
+    path = write_opencv(tmp_path / "n.avi", numbered_frames(30), fourcc="MJPG")  # 2.5 s at 12 fps
+    clips = decode_windows(path, window_s=1.0, stride_s=0.5, num_frames=4, size=32).clips
+    assert [(round(c.start_s, 2), round(c.end_s, 2)) for c in clips][:2] == [(0.0, 1.0), (0.5, 1.5)]
+    assert clips[-1].end_s == pytest.approx(2.5)
+    assert window_ranges(10, 10.0, 4.0, 2.0) == [(0, 10)]
+
+
+def test_wrong_container_frame_count_is_not_trusted(tmp_path):
+    """An AVI whose header claims more frames than the stream holds still samples the real frames."""
+    path = write_opencv(tmp_path / "n.avi", numbered_frames(30), fourcc="MJPG")
+    data = bytearray(path.read_bytes())
+    offset = data.index(b"avih") + 8 + 16  # dwTotalFrames in the main AVI header
+    assert int.from_bytes(data[offset : offset + 4], "little") == 30
+    data[offset : offset + 4] = (40).to_bytes(4, "little")
+    data[data.index(b"idx1") : data.index(b"idx1") + 4] = b"JUNK"  # no index: the header count is all there is
+    path.write_bytes(bytes(data))
+    video = decode_video(path, num_frames=5, size=32)
+    assert video.info.frame_count == 30
+    assert video.clips[0].frame_indices.tolist() == [3, 9, 15, 21, 27]
+
+
+def test_keep_aspect_centre_crops(tmp_path):
+    wide = np.zeros((3, 40, 80, 3), np.uint8)
+    wide[:, :, 20:60] = 255  # a white centre half: after a centre crop only white remains
+    path = write_opencv(tmp_path / "wide.avi", wide, fourcc="MJPG")
+    cropped = decode_video(path, num_frames=2, size=20, keep_aspect=True).clips[0].frames
+    squashed = decode_video(path, num_frames=2, size=20).clips[0].frames
+    assert cropped.min() > 200
+    assert squashed[:, :, 0].max() < 60
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+
+def test_missing_path(tmp_path):
+    with pytest.raises(VideoError, match="no such file"):
+        decode_video(tmp_path / "nope.mp4")
+
+
+def test_directory(tmp_path):
+    with pytest.raises(VideoError, match="directory"):
+        decode_video(tmp_path)
+
+
+def test_zero_byte_file(tmp_path):
+    (tmp_path / "empty.mp4").touch()
+    with pytest.raises(VideoError, match="empty"):
+        decode_video(tmp_path / "empty.mp4")
+
+
+def test_text_renamed_mp4(tmp_path):
+    (tmp_path / "notes.mp4").write_text("this is not a video\n" * 100)
+    with pytest.raises(VideoError):
+        decode_video(tmp_path / "notes.mp4")
+
+
+def test_image_renamed_mp4(tmp_path):
+    image = tmp_path / "photo.png"
+    cv2.imwrite(str(image), frames()[0])
+    shutil.copy(image, tmp_path / "photo.mp4")
+    with pytest.raises(VideoError):
+        decode_video(tmp_path / "photo.mp4")
+
+
+def test_audio_only_file(tmp_path):
+    path = tmp_path / "sound.mp4"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i",
+         "sine=frequency=440:duration=1", "-c:a", "aac", str(path)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    with pytest.raises(VideoError):
+        decode_video(path)
+
+
+def test_one_frame_video(tmp_path):
+    path = write_opencv(tmp_path / "one.avi", frames(count=1), fourcc="MJPG")
+    with pytest.raises(VideoError, match="1 decodable frame"):
+        decode_video(path)
+
+
+@pytest.mark.parametrize("keep", [0.05, 0.3])
+def test_truncated_file(tmp_path, keep):
+    path = write_ffmpeg(tmp_path / "full.mp4", frames(count=60), codec_args=("-c:v", "libx264", "-pix_fmt", "yuv420p"))
+    truncated = tmp_path / "cut.mp4"
+    data = path.read_bytes()
+    truncated.write_bytes(data[: int(len(data) * keep)])
+    started = time.monotonic()
+    with pytest.raises(VideoError):
+        decode_video(truncated)
+    assert time.monotonic() - started < 5
+
+
+def test_truncated_avi_is_reported_as_truncated(tmp_path):
+    path = write_opencv(tmp_path / "full.avi", frames(count=60), fourcc="MJPG")
+    data = path.read_bytes()
+    (tmp_path / "cut.avi").write_bytes(data[: len(data) // 4])
+    with pytest.raises(VideoError, match="truncated"):
+        decode_video(tmp_path / "cut.avi")
+
+
+def test_file_size_limit_rejects_before_decoding(tmp_path):
+    path = write_opencv(tmp_path / "big.avi", frames(count=30), fourcc="MJPG")
+    with pytest.raises(VideoTooLargeError, match="limit"):
+        decode_video(path, limits=VideoLimits(max_bytes=1000))
+
+
+def test_duration_limit(tmp_path):
+    path = write_opencv(tmp_path / "long.avi", frames(count=60), fps=12.0, fourcc="MJPG")  # 5 s
+    with pytest.raises(VideoTooLargeError, match="4 s limit"):
+        decode_video(path, limits=VideoLimits(max_duration_s=4))
+    assert decode_video(path, limits=VideoLimits(max_duration_s=6)).info.frame_count == 60
+
+
+def test_still_image_is_a_one_frame_clip(tmp_path):
+    image = tmp_path / "photo.jpg"
+    cv2.imwrite(str(image), frames()[0])
+    video = load_still(image, 32)
+    assert video.clips[0].frames.shape == (1, 32, 32, 3)
+    (tmp_path / "bad.jpg").write_text("nope")
+    with pytest.raises(VideoError, match="not a readable image"):
+        load_still(tmp_path / "bad.jpg")

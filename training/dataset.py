@@ -1,0 +1,146 @@
+"""Tensors for training and evaluation, read from the frame cache.
+
+Items are float tensors (C, T, H, W) scaled to [0, 1] and normalised with the model's mean/std.
+Training adds a random crop, a horizontal flip and a small temporal jitter; evaluation takes the
+centre crop, so the same clip always gives the same tensor.
+"""
+
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+
+from training.errors import DatasetError
+from training.frame_cache import FrameCache
+from training.video import sample_indices
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def normalise(frames: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """uint8 (T, H, W, 3) -> float (3, T, H, W), scaled to [0, 1] then standardised."""
+    tensor = torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float().div_(255.0)
+    mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32).view(3, 1, 1, 1)
+    return tensor.sub_(mean_t).div_(std_t)
+
+
+def centre_crop(frames: np.ndarray, crop_size: int) -> np.ndarray:
+    height, width = frames.shape[1:3]
+    if crop_size > min(height, width):
+        raise DatasetError(f"crop {crop_size} is larger than the cached frames ({height}x{width}).")
+    top, left = (height - crop_size) // 2, (width - crop_size) // 2
+    return frames[:, top : top + crop_size, left : left + crop_size]
+
+
+def clip_to_tensor(
+    frames: np.ndarray, crop_size: int, mean: Sequence[float], std: Sequence[float]
+) -> torch.Tensor:
+    """The evaluation transform for one decoded clip; inference uses exactly this."""
+    return normalise(centre_crop(frames, crop_size), mean, std)
+
+
+def temporal_indices(available: int, wanted: int, rng: np.random.Generator | None) -> np.ndarray:
+    """Uniform indices into the cached frames; with ``rng``, each shifted by at most one frame."""
+    indices = sample_indices(0, available, wanted)
+    if rng is not None:
+        indices = np.clip(indices + rng.integers(-1, 2, size=wanted), 0, available - 1)
+        indices.sort()
+    return indices
+
+
+class VideoDataset(Dataset):
+    def __init__(
+        self,
+        cache: FrameCache,
+        split: str,
+        classes: list[str],
+        *,
+        train: bool,
+        crop_size: int = 112,
+        num_frames: int | None = None,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+        clip_index: int | None = None,
+        seed: int = 0,
+    ):
+        self.cache = cache
+        self.rows = cache.rows(split)
+        if not self.rows:
+            raise DatasetError(f"{cache.root}: split {split!r} has no clips.")
+        unknown = sorted({row.label for row in self.rows} - set(classes))
+        if unknown:
+            raise DatasetError(f"split {split!r} has labels the model does not know: {', '.join(unknown)}.")
+        self.class_index = {label: i for i, label in enumerate(classes)}
+        self.labels = [self.class_index[row.label] for row in self.rows]
+        self.train = train
+        self.crop_size = crop_size
+        self.num_frames = num_frames or int(cache.config["num_frames"])
+        self.num_clips = int(cache.config["num_clips"])
+        self.mean, self.std = tuple(mean), tuple(std)
+        self.clip_index = clip_index
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Makes augmentation depend on (seed, epoch, item): reproducible with any worker count."""
+        self.epoch = epoch
+
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, int, str]:
+        row = self.rows[item]
+        clips = self.cache.load_frames(row.clip_id)
+        rng = np.random.default_rng((self.seed, self.epoch, item)) if self.train else None
+        if self.clip_index is not None:
+            clip = clips[self.clip_index]
+        elif rng is not None:
+            clip = clips[rng.integers(len(clips))]
+        else:
+            clip = clips[len(clips) // 2]
+        clip = clip[temporal_indices(len(clip), self.num_frames, rng)]
+        if rng is None:
+            tensor = clip_to_tensor(clip, self.crop_size, self.mean, self.std)
+        else:
+            tensor = normalise(self._random_crop_flip(clip, rng), self.mean, self.std)
+        return tensor, self.labels[item], row.clip_id
+
+    def _random_crop_flip(self, clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        height, width = clip.shape[1:3]
+        if self.crop_size > min(height, width):
+            raise DatasetError(f"crop {self.crop_size} is larger than the cached frames ({height}x{width}).")
+        top = rng.integers(0, height - self.crop_size + 1)
+        left = rng.integers(0, width - self.crop_size + 1)
+        clip = clip[:, top : top + self.crop_size, left : left + self.crop_size]
+        return clip[:, :, ::-1] if rng.random() < 0.5 else clip
+
+
+def make_loader(
+    dataset: VideoDataset,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    balanced: bool = False,
+    num_workers: int = 0,
+    seed: int = 0,
+) -> DataLoader:
+    """A loader; ``balanced`` draws classes equally often (for imbalanced data)."""
+    generator = torch.Generator().manual_seed(seed)
+    sampler = None
+    if balanced:
+        counts = Counter(dataset.labels)
+        weights = [1.0 / counts[label] for label in dataset.labels]
+        sampler = WeightedRandomSampler(weights, num_samples=len(weights), generator=generator)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle and sampler is None,
+        sampler=sampler,
+        num_workers=num_workers,
+        generator=generator,
+        persistent_workers=num_workers > 0,
+    )

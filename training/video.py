@@ -1,0 +1,330 @@
+"""Decode a video file into uniformly sampled, resized uint8 RGB clips.
+
+Decoding reads the stream once, front to back: seeking with ``CAP_PROP_POS_FRAMES`` is 10-20x
+slower on compressed streams. The container's frame count is used only as a plan; when the
+stream turns out shorter or longer than announced, a second pass samples from the true count.
+"""
+
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from training.errors import VideoError, VideoTooLargeError
+
+log = logging.getLogger(__name__)
+# Decoder chatter about unreadable input goes to stderr otherwise; our errors say it better.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+Size = int | tuple[int, int]
+STILL_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+_FALLBACK_FPS = 25.0
+# Below this share of the announced frames the file is treated as truncated, not merely mislabelled.
+_TRUNCATION_RATIO = 0.5
+
+
+@dataclass(frozen=True)
+class VideoLimits:
+    """Input limits checked before (size, announced duration) and during decoding."""
+
+    max_bytes: int | None = None
+    max_duration_s: float | None = None
+    min_frames: int = 2
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    fps: float
+    frame_count: int
+    duration_s: float
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Clip:
+    frames: np.ndarray
+    frame_indices: np.ndarray
+    times_s: np.ndarray
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class DecodedVideo:
+    clips: list[Clip]
+    info: VideoInfo
+
+
+def sample_indices(start: int, stop: int, num_frames: int) -> np.ndarray:
+    """Centres of ``num_frames`` equal bins over [start, stop); repeats the last frame when short."""
+    length = stop - start
+    if length <= 0:
+        raise ValueError("empty frame range")
+    if length < num_frames:
+        return np.minimum(np.arange(num_frames), length - 1) + start
+    edges = np.linspace(start, stop, num_frames + 1)
+    return np.floor((edges[:-1] + edges[1:]) / 2).astype(np.int64)
+
+
+def segment_ranges(total: int, num_segments: int) -> list[tuple[int, int]]:
+    """Split [0, total) into ``num_segments`` contiguous ranges (overlapping when total is small)."""
+    if total >= num_segments:
+        edges = np.linspace(0, total, num_segments + 1).round().astype(int)
+        return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    return [(0, total)] * num_segments
+
+
+def window_ranges(total: int, fps: float, window_s: float, stride_s: float) -> list[tuple[int, int]]:
+    """Overlapping time windows in frame units; the last window is aligned to the end of the video."""
+    window = max(1, round(window_s * fps))
+    stride = max(1, round(stride_s * fps))
+    if total <= window:
+        return [(0, total)]
+    starts = list(range(0, total - window + 1, stride))
+    if starts[-1] + window < total:
+        starts.append(total - window)
+    return [(s, s + window) for s in starts]
+
+
+def resize_frame(frame: np.ndarray, size: Size, keep_aspect: bool) -> np.ndarray:
+    height, width = (size, size) if isinstance(size, int) else size
+    if keep_aspect:
+        scale = max(height / frame.shape[0], width / frame.shape[1])
+        scaled_h = max(height, round(frame.shape[0] * scale))
+        scaled_w = max(width, round(frame.shape[1] * scale))
+        frame = cv2.resize(frame, (scaled_w, scaled_h), interpolation=cv2.INTER_AREA)
+        top = (scaled_h - height) // 2
+        left = (scaled_w - width) // 2
+        return frame[top : top + height, left : left + width]
+    return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def _to_rgb(frame: np.ndarray) -> np.ndarray:
+    if frame.ndim == 2:
+        return cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
+    if frame.shape[2] == 4:
+        return cv2.cvtColor(frame, cv2.COLOR_BGRA2RGB)
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+
+def check_file(path: str | os.PathLike, limits: VideoLimits | None) -> Path:
+    """Reject what cannot be a readable file before any decoder touches it."""
+    path = Path(path)
+    if not path.exists():
+        raise VideoError(f"{path}: no such file. Check the path.")
+    if path.is_dir():
+        raise VideoError(f"{path}: is a directory, not a video file.")
+    size = path.stat().st_size
+    if size == 0:
+        raise VideoError(f"{path}: the file is empty (0 bytes).")
+    if limits and limits.max_bytes is not None and size > limits.max_bytes:
+        raise VideoTooLargeError(
+            f"{path}: {size / 2**20:.1f} MB is above the {limits.max_bytes / 2**20:.0f} MB limit. "
+            "Trim the video or raise ACTIVITY_MAX_FILE_MB."
+        )
+    return path
+
+
+class _Stream:
+    """An OpenCV capture forced onto the FFmpeg backend (never an image-sequence pattern)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+        if not self.capture.isOpened():
+            raise VideoError(
+                f"{path}: not a readable video (unknown format, no video stream, or corrupt header)."
+            )
+        fps = self.capture.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if math.isfinite(fps) and 0 < fps < 1000 else _FALLBACK_FPS
+        announced = self.capture.get(cv2.CAP_PROP_FRAME_COUNT)
+        self.announced = int(announced) if math.isfinite(announced) and announced > 0 else 0
+        self.width = int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+        self.height = int(self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+
+    def read_selected(self, wanted: set[int], max_frames: int | None) -> tuple[dict[int, np.ndarray], int]:
+        """Grab every frame, decode to pixels only the wanted ones; returns (frames, total read)."""
+        kept: dict[int, np.ndarray] = {}
+        index = 0
+        while self.capture.grab():
+            if index in wanted:
+                ok, frame = self.capture.retrieve()
+                if ok and frame is not None:
+                    kept[index] = frame
+            index += 1
+            if max_frames is not None and index > max_frames:
+                break
+        return kept, index
+
+    def close(self) -> None:
+        self.capture.release()
+
+
+def _max_frames(limits: VideoLimits | None, fps: float) -> int | None:
+    if limits is None or limits.max_duration_s is None:
+        return None
+    return math.ceil(limits.max_duration_s * fps)
+
+
+def _too_long(path: Path, limits: VideoLimits) -> VideoTooLargeError:
+    return VideoTooLargeError(
+        f"{path}: longer than the {limits.max_duration_s:.0f} s limit. "
+        "Trim the video or raise ACTIVITY_MAX_DURATION_S."
+    )
+
+
+def _decode(
+    path: str | os.PathLike,
+    plan,
+    num_frames: int,
+    size: Size,
+    keep_aspect: bool,
+    limits: VideoLimits | None,
+) -> DecodedVideo:
+    """Run ``plan(total_frames, fps) -> ranges`` against the real stream, one clip per range."""
+    path = check_file(path, limits)
+    limits = limits or VideoLimits()
+    stream = _Stream(path)
+    try:
+        max_frames = _max_frames(limits, stream.fps)
+        if max_frames is not None and stream.announced > max_frames:
+            raise _too_long(path, limits)
+        announced = stream.announced
+        wanted = _wanted(plan(announced, stream.fps), num_frames) if announced else set()
+        kept, decoded = stream.read_selected(wanted, max_frames)
+    finally:
+        stream.close()
+    if max_frames is not None and decoded > max_frames:
+        raise _too_long(path, limits)
+    if decoded < limits.min_frames:
+        raise VideoError(
+            f"{path}: only {decoded} decodable frame(s); a video clip needs at least {limits.min_frames}."
+        )
+    if decoded == announced:
+        return _assemble(path, stream, plan(decoded, stream.fps), kept, num_frames, size, keep_aspect, decoded)
+    if decoded < announced * _TRUNCATION_RATIO:
+        raise VideoError(f"{path}: the file looks truncated: decoded {decoded} of {announced} announced frames.")
+    log.debug("%s: container announced %d frames, stream has %d; re-reading", path, announced, decoded)
+    ranges = plan(decoded, stream.fps)
+    stream = _Stream(path)
+    try:
+        kept, _ = stream.read_selected(_wanted(ranges, num_frames), decoded)
+    finally:
+        stream.close()
+    return _assemble(path, stream, ranges, kept, num_frames, size, keep_aspect, decoded)
+
+
+def _wanted(ranges: list[tuple[int, int]], num_frames: int) -> set[int]:
+    return {int(i) for start, stop in ranges for i in sample_indices(start, stop, num_frames)}
+
+
+def _assemble(
+    path: Path,
+    stream: _Stream,
+    ranges: list[tuple[int, int]],
+    kept: dict[int, np.ndarray],
+    num_frames: int,
+    size: Size,
+    keep_aspect: bool,
+    total: int,
+) -> DecodedVideo:
+    if not kept:
+        raise VideoError(f"{path}: no frame could be decoded.")
+    available = np.array(sorted(kept))
+    resized: dict[int, np.ndarray] = {}
+    clips = []
+    for start, stop in ranges:
+        indices = sample_indices(start, stop, num_frames)
+        # A frame that failed to retrieve is replaced by the nearest earlier decoded one.
+        sources = [int(available[max(0, np.searchsorted(available, i, side="right") - 1)]) for i in indices]
+        for source in sources:
+            if source not in resized:
+                resized[source] = resize_frame(_to_rgb(kept[source]), size, keep_aspect)
+        frames = np.stack([resized[s] for s in sources])
+        clips.append(
+            Clip(
+                frames=frames,
+                frame_indices=np.asarray(indices, dtype=np.int64),
+                times_s=np.asarray(indices, dtype=np.float64) / stream.fps,
+                start_s=start / stream.fps,
+                end_s=stop / stream.fps,
+            )
+        )
+    first = kept[int(available[0])]
+    info = VideoInfo(
+        path=str(path),
+        fps=stream.fps,
+        frame_count=total,
+        duration_s=total / stream.fps,
+        width=stream.width or first.shape[1],
+        height=stream.height or first.shape[0],
+    )
+    return DecodedVideo(clips=clips, info=info)
+
+
+def decode_video(
+    path: str | os.PathLike,
+    num_frames: int = 16,
+    size: Size = 128,
+    *,
+    num_clips: int = 1,
+    keep_aspect: bool = False,
+    limits: VideoLimits | None = None,
+) -> DecodedVideo:
+    """Sample ``num_frames`` uniformly over the whole video, or over ``num_clips`` equal segments."""
+    if num_frames < 1 or num_clips < 1:
+        raise ValueError("num_frames and num_clips must be positive")
+    return _decode(
+        path, lambda total, fps: segment_ranges(total, num_clips), num_frames, size, keep_aspect, limits
+    )
+
+
+def decode_windows(
+    path: str | os.PathLike,
+    window_s: float,
+    stride_s: float,
+    num_frames: int = 16,
+    size: Size = 128,
+    *,
+    keep_aspect: bool = False,
+    limits: VideoLimits | None = None,
+) -> DecodedVideo:
+    """One clip per overlapping time window; the basis of long-video timelines."""
+    if window_s <= 0 or stride_s <= 0:
+        raise ValueError("window_s and stride_s must be positive")
+    return _decode(
+        path,
+        lambda total, fps: window_ranges(total, fps, window_s, stride_s),
+        num_frames,
+        size,
+        keep_aspect,
+        limits,
+    )
+
+
+def load_still(path: str | os.PathLike, size: Size = 128, *, keep_aspect: bool = False) -> DecodedVideo:
+    """A still image as a one-frame clip, so frame models and retrieval can answer for it."""
+    path = check_file(path, None)
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise VideoError(f"{path}: not a readable image.")
+    frame = resize_frame(_to_rgb(image), size, keep_aspect)
+    clip = Clip(
+        frames=frame[None],
+        frame_indices=np.zeros(1, dtype=np.int64),
+        times_s=np.zeros(1),
+        start_s=0.0,
+        end_s=0.0,
+    )
+    info = VideoInfo(str(path), fps=0.0, frame_count=1, duration_s=0.0, width=image.shape[1], height=image.shape[0])
+    return DecodedVideo(clips=[clip], info=info)
+
+
+def is_still(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in STILL_SUFFIXES
