@@ -57,7 +57,9 @@ def test_prepare_refuses_to_mix_settings(synthetic_root, tmp_path):
 
 def test_eval_items_are_deterministic_and_normalised(prepared_synthetic):
     cache = FrameCache(prepared_synthetic)
-    dataset = VideoDataset(cache, "test", cache.classes, train=False, crop_size=28, mean=(0, 0, 0), std=(1, 1, 1))
+    dataset = VideoDataset(
+        cache, "test", cache.classes, train=False, crop_size=28, mean=(0, 0, 0), std=(1, 1, 1)
+    )
     tensor, label, clip_id = dataset[0]
     assert tensor.shape == (3, 8, 28, 28)
     assert 0.0 <= tensor.min() and tensor.max() <= 1.0

@@ -72,7 +72,12 @@ def test_ucf101_official_lists(tmp_path, newline):
 def test_ucf101_default_filter_is_the_first_release_classes(tmp_path):
     labels = ["Surfing", "ApplyEyeMakeup"]
     entries = touch_videos(tmp_path, labels, range(1, 10), clips_per_group=1)
-    write_ucf_lists(tmp_path, entries[:0] + [e for e in entries if "_g0" not in e or "_g09" in e], [e for e in entries if "_g09" not in e], labels)
+    write_ucf_lists(
+        tmp_path,
+        entries[:0] + [e for e in entries if "_g0" not in e or "_g09" in e],
+        [e for e in entries if "_g09" not in e],
+        labels,
+    )
     with pytest.raises(DatasetError, match="no clips for class"):
         load_source(tmp_path, "ucf101")  # the other nine default classes are absent
     assert "Surfing" in DEFAULT_CLASSES and len(DEFAULT_CLASSES) == 10
@@ -106,7 +111,9 @@ def test_csv_layout(tmp_path):
     entries = touch_videos(tmp_path / "videos", ["Surfing", "Diving"], range(1, 7), clips_per_group=2)
     header = "clip_name,clip_path,label\n"
     rows = [f"{Path(e).stem},/videos/{e},{e.split('/')[0]}\n" for e in entries]
-    (tmp_path / "train.csv").write_text(header + "".join(r for r in rows if "_g01_" not in r and "_g02_" not in r))
+    (tmp_path / "train.csv").write_text(
+        header + "".join(r for r in rows if "_g01_" not in r and "_g02_" not in r)
+    )
     (tmp_path / "val.csv").write_text(header + "".join(r for r in rows if "_g02_" in r))
     (tmp_path / "test.csv").write_text(header + "".join(r for r in rows if "_g01_" in r))
     clips = load_source(tmp_path, "auto")

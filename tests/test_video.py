@@ -36,7 +36,10 @@ def numbered_frames(count: int, size=(32, 32)) -> np.ndarray:
         (".avi", lambda p, f: write_opencv(p, f, fourcc="XVID")),
         (".avi", lambda p, f: write_opencv(p, f, fourcc="MJPG")),
         (".mp4", lambda p, f: write_ffmpeg(p, f, codec_args=("-c:v", "libx264", "-pix_fmt", "yuv420p"))),
-        (".webm", lambda p, f: write_ffmpeg(p, f, codec_args=("-c:v", "libvpx-vp9", "-deadline", "realtime"))),
+        (
+            ".webm",
+            lambda p, f: write_ffmpeg(p, f, codec_args=("-c:v", "libvpx-vp9", "-deadline", "realtime")),
+        ),
     ],
     ids=["xvid-avi", "mjpeg-avi", "h264-mp4", "vp9-webm"],
 )
@@ -51,10 +54,16 @@ def test_decodes_common_codecs(tmp_path, suffix, writer):
     assert (video.info.width, video.info.height) == (64, 48)
 
 
-@pytest.mark.parametrize("size", [(48, 64), (64, 48), (48, 65), (1080, 1920)], ids=["tiny", "portrait", "odd", "1080p"])
+@pytest.mark.parametrize(
+    "size", [(48, 64), (64, 48), (48, 65), (1080, 1920)], ids=["tiny", "portrait", "odd", "1080p"]
+)
 def test_decodes_odd_sizes(tmp_path, size):
     count = 6 if size[0] == 1080 else 20
-    path = write_ffmpeg(tmp_path / "c.mp4", frames(size, count), codec_args=("-c:v", "libx264", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-pix_fmt", "yuv420p"))
+    path = write_ffmpeg(
+        tmp_path / "c.mp4",
+        frames(size, count),
+        codec_args=("-c:v", "libx264", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-pix_fmt", "yuv420p"),
+    )
     video = decode_video(path, num_frames=4, size=(40, 30))
     assert video.clips[0].frames.shape == (4, 40, 30, 3)
     assert video.info.frame_count == count
@@ -68,7 +77,9 @@ def test_grayscale_source_becomes_rgb(tmp_path):
 
 
 def test_variable_frame_rate(tmp_path):
-    source = write_ffmpeg(tmp_path / "cfr.mp4", frames(count=40), codec_args=("-c:v", "libx264", "-pix_fmt", "yuv420p"))
+    source = write_ffmpeg(
+        tmp_path / "cfr.mp4", frames(count=40), codec_args=("-c:v", "libx264", "-pix_fmt", "yuv420p")
+    )
     vfr = tmp_path / "vfr.mkv"
     # Drop every frame whose index is 1 mod 3: the timestamps become irregular.
     subprocess.run(
@@ -125,7 +136,9 @@ def test_wrong_container_frame_count_is_not_trusted(tmp_path):
     offset = data.index(b"avih") + 8 + 16  # dwTotalFrames in the main AVI header
     assert int.from_bytes(data[offset : offset + 4], "little") == 30
     data[offset : offset + 4] = (40).to_bytes(4, "little")
-    data[data.index(b"idx1") : data.index(b"idx1") + 4] = b"JUNK"  # no index: the header count is all there is
+    data[data.index(b"idx1") : data.index(b"idx1") + 4] = (
+        b"JUNK"  # no index: the header count is all there is
+    )
     path.write_bytes(bytes(data))
     video = decode_video(path, num_frames=5, size=32)
     assert video.info.frame_count == 30
@@ -194,7 +207,9 @@ def test_one_frame_video(tmp_path):
 
 @pytest.mark.parametrize("keep", [0.05, 0.3])
 def test_truncated_file(tmp_path, keep):
-    path = write_ffmpeg(tmp_path / "full.mp4", frames(count=60), codec_args=("-c:v", "libx264", "-pix_fmt", "yuv420p"))
+    path = write_ffmpeg(
+        tmp_path / "full.mp4", frames(count=60), codec_args=("-c:v", "libx264", "-pix_fmt", "yuv420p")
+    )
     truncated = tmp_path / "cut.mp4"
     data = path.read_bytes()
     truncated.write_bytes(data[: int(len(data) * keep)])

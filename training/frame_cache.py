@@ -53,4 +53,6 @@ class FrameCache:
         try:
             return np.load(path, mmap_mode="r")
         except (OSError, ValueError) as error:
-            raise ArtifactError(f"{path}: cached frames missing or corrupt ({error}). Re-run prepare.") from error
+            raise ArtifactError(
+                f"{path}: cached frames missing or corrupt ({error}). Re-run prepare."
+            ) from error

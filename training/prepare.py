@@ -104,14 +104,18 @@ def prepare_dataset(
     atomic_write_json(out_dir / CONFIG_FILE, {**asdict(config), "source": source, "opencv": cv2.__version__})
     write_classes(out_dir, classes)
 
-    previous = {row.clip_id: row for row in read_manifest(out_dir)} if (out_dir / "manifest.csv").is_file() else {}
+    previous = (
+        {row.clip_id: row for row in read_manifest(out_dir)} if (out_dir / "manifest.csv").is_file() else {}
+    )
     report = PrepareReport()
     done: dict[str, ManifestRow] = {}
     pending: list[tuple[str, SourceClip]] = []
     for clip_id, clip in zip(_clip_ids(clips), clips, strict=True):
         old = previous.get(clip_id)
         if old is not None and old.path == clip.path and frames_path(out_dir, clip_id).is_file():
-            done[clip_id] = ManifestRow(clip_id, clip.path, clip.label, clip.split, clip.group, old.fps, old.duration_s)
+            done[clip_id] = ManifestRow(
+                clip_id, clip.path, clip.label, clip.split, clip.group, old.fps, old.duration_s
+            )
             report.resumed += 1
         else:
             pending.append((clip_id, clip))

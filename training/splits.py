@@ -26,9 +26,7 @@ def group_of(file_name: str) -> str | None:
     return match.group(1) if match else None
 
 
-def assign_groups(
-    clips: list[LabelledClip], fractions: dict[str, float], seed: int
-) -> dict[str, str]:
+def assign_groups(clips: list[LabelledClip], fractions: dict[str, float], seed: int) -> dict[str, str]:
     """Map each clip path to a split, per label, by shuffled whole groups.
 
     Splits are filled in the order given, each up to its share of the label's clips, the first

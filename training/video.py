@@ -25,6 +25,7 @@ STILL_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 _FALLBACK_FPS = 25.0
 # Below this share of the announced frames the file is treated as truncated, not merely mislabelled.
 _TRUNCATION_RATIO = 0.5
+_SINGLE_THREAD_MAX_PIXELS = 640 * 480
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,11 @@ class _Stream:
 
     def __init__(self, path: Path):
         self.path = path
-        self.capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+        # Small frames decode fastest on one thread (no hand-off cost); large ones use them all.
+        self.capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
+        if self.capture.isOpened() and self._pixels() > _SINGLE_THREAD_MAX_PIXELS:
+            self.capture.release()
+            self.capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
         if not self.capture.isOpened():
             raise VideoError(
                 f"{path}: not a readable video (unknown format, no video stream, or corrupt header)."
@@ -147,6 +152,9 @@ class _Stream:
         self.announced = int(announced) if math.isfinite(announced) and announced > 0 else 0
         self.width = int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH))
         self.height = int(self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+
+    def _pixels(self) -> int:
+        return int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH) * self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
 
     def read_selected(self, wanted: set[int], max_frames: int | None) -> tuple[dict[int, np.ndarray], int]:
         """Grab every frame, decode to pixels only the wanted ones; returns (frames, total read)."""
@@ -207,9 +215,13 @@ def _decode(
             f"{path}: only {decoded} decodable frame(s); a video clip needs at least {limits.min_frames}."
         )
     if decoded == announced:
-        return _assemble(path, stream, plan(decoded, stream.fps), kept, num_frames, size, keep_aspect, decoded)
+        return _assemble(
+            path, stream, plan(decoded, stream.fps), kept, num_frames, size, keep_aspect, decoded
+        )
     if decoded < announced * _TRUNCATION_RATIO:
-        raise VideoError(f"{path}: the file looks truncated: decoded {decoded} of {announced} announced frames.")
+        raise VideoError(
+            f"{path}: the file looks truncated: decoded {decoded} of {announced} announced frames."
+        )
     log.debug("%s: container announced %d frames, stream has %d; re-reading", path, announced, decoded)
     ranges = plan(decoded, stream.fps)
     stream = _Stream(path)
@@ -245,7 +257,7 @@ def _assemble(
         sources = [int(available[max(0, np.searchsorted(available, i, side="right") - 1)]) for i in indices]
         for source in sources:
             if source not in resized:
-                resized[source] = resize_frame(_to_rgb(kept[source]), size, keep_aspect)
+                resized[source] = _to_rgb(resize_frame(kept[source], size, keep_aspect))
         frames = np.stack([resized[s] for s in sources])
         clips.append(
             Clip(
@@ -314,7 +326,7 @@ def load_still(path: str | os.PathLike, size: Size = 128, *, keep_aspect: bool =
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise VideoError(f"{path}: not a readable image.")
-    frame = resize_frame(_to_rgb(image), size, keep_aspect)
+    frame = _to_rgb(resize_frame(image, size, keep_aspect))
     clip = Clip(
         frames=frame[None],
         frame_indices=np.zeros(1, dtype=np.int64),
@@ -322,7 +334,9 @@ def load_still(path: str | os.PathLike, size: Size = 128, *, keep_aspect: bool =
         start_s=0.0,
         end_s=0.0,
     )
-    info = VideoInfo(str(path), fps=0.0, frame_count=1, duration_s=0.0, width=image.shape[1], height=image.shape[0])
+    info = VideoInfo(
+        str(path), fps=0.0, frame_count=1, duration_s=0.0, width=image.shape[1], height=image.shape[0]
+    )
     return DecodedVideo(clips=[clip], info=info)
 
 

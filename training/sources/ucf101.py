@@ -41,7 +41,9 @@ def _clip(root: Path, entry: str, split: str) -> SourceClip:
     return SourceClip(str(root / relative), label, split, f"{label}/g{group}")
 
 
-def load_ucf101(root: Path, splits_dir: Path, split_number: int, val_fraction: float, seed: int) -> list[SourceClip]:
+def load_ucf101(
+    root: Path, splits_dir: Path, split_number: int, val_fraction: float, seed: int
+) -> list[SourceClip]:
     files = find_split_files(splits_dir, split_number)
     train = [_clip(root, e, "train") for e in _list_entries(files["train"])]
     test = [_clip(root, e, "test") for e in _list_entries(files["test"])]
