@@ -2,6 +2,8 @@
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -57,9 +59,7 @@ def test_prepare_refuses_to_mix_settings(synthetic_root, tmp_path):
 
 def test_eval_items_are_deterministic_and_normalised(prepared_synthetic):
     cache = FrameCache(prepared_synthetic)
-    dataset = VideoDataset(
-        cache, "test", cache.classes, train=False, crop_size=28, mean=(0, 0, 0), std=(1, 1, 1)
-    )
+    dataset = VideoDataset(cache, "test", cache.classes, train=False, crop_size=28, mean=(0, 0, 0), std=(1, 1, 1))
     tensor, label, clip_id = dataset[0]
     assert tensor.shape == (3, 8, 28, 28)
     assert 0.0 <= tensor.min() and tensor.max() <= 1.0
@@ -90,3 +90,21 @@ def test_dataset_refuses_unknown_labels(prepared_synthetic):
     cache = FrameCache(prepared_synthetic)
     with pytest.raises(DatasetError, match="does not know"):
         VideoDataset(cache, "train", ["Fall", "Slide"], train=False)
+
+
+def test_prepare_cli_reports_errors_and_exit_code(tmp_path, synthetic_root):
+    missing = subprocess.run(
+        [sys.executable, "-m", "training", "prepare", "--source", str(tmp_path / "none"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 1
+    assert "error:" in missing.stderr and "not found" in missing.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "training", "prepare", "--source", str(synthetic_root), "--out", str(tmp_path / "p"),
+         "--classes", "Fall,Slide", "--num-frames", "4", "--size", "16", "--num-clips", "1", "--workers", "1"],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "prepared 40 clip(s)" in done.stdout
