@@ -26,3 +26,37 @@ def prepared_synthetic(synthetic_root, tmp_path_factory) -> Path:
     clips = load_source(synthetic_root, "folder", seed=0)
     prepare_dataset(clips, out, PrepareConfig(num_frames=8, size=32, num_clips=2), workers=1)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Assistant (issue 5): a trained motion classifier, its frame index and KB, built once.
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def assistant_settings(tmp_path_factory):
+    """Settings whose data dir holds a trained cnn3d, a calibrated fusion, a frame index and a KB."""
+    from assistant.calibrate import calibrate, save_result
+    from assistant.resources import Resources
+    from tests.assistant_fixtures import build_data_dir
+
+    root = tmp_path_factory.mktemp("assistant")
+    settings = build_data_dir(root)
+    resources = Resources.load(settings)
+    save_result(calibrate(root / "prepared", resources, split="val"), resources)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def assistant_resources(assistant_settings):
+    from assistant.resources import Resources
+
+    return Resources.load(assistant_settings)
+
+
+@pytest.fixture(scope="session")
+def query_clips(tmp_path_factory):
+    """One unseen clip per motion class (a seed the training set never used)."""
+    from tests.assistant_fixtures import write_query_clips
+
+    return write_query_clips(tmp_path_factory.mktemp("queries"))

@@ -3,10 +3,10 @@
 import argparse
 import sys
 
-from training import cli_prepare
+from training import cli_prepare, cli_train
 from training.cli_support import run_cli
 
-COMMAND_MODULES = [cli_prepare]
+COMMAND_MODULES = [cli_prepare, cli_train]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,142 @@
+"""The evidence about one clip: everything an answer may rely on, as typed, JSON-ready data.
+
+Every answer (Gemini, local model or the offline writer), the UI panels and the CLI's
+``--json`` read this one object, so what the user is told and what they can inspect never
+diverge. Each part is optional: a missing checkpoint or index leaves its part ``None`` and
+adds an entry to ``missing`` that says how to build it.
+"""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MediaKind = Literal["video", "image"]
+
+
+class LabelScore(BaseModel):
+    label: str
+    probability: float
+
+
+class VideoSummary(BaseModel):
+    fps: float
+    frame_count: int
+    duration_s: float
+    width: int
+    height: int
+
+
+class ClassifierPart(BaseModel):
+    """Top-k of the trained classifier; for long videos, averaged over the windows."""
+
+    checkpoint_name: str
+    checkpoint_path: str
+    model: str
+    top_k: list[LabelScore]
+
+
+class NeighbourClip(BaseModel):
+    """One indexed clip that looks alike: its best-matching frame and that frame's similarity."""
+
+    clip_id: str
+    label: str
+    score: float
+    frame_time_s: float | None = None
+    thumbnail: str | None = None
+    source_path: str | None = None
+
+
+class RetrievalPart(BaseModel):
+    neighbours: list[NeighbourClip]
+    vote: list[LabelScore]
+    encoder: str
+    index_dir: str
+
+    @property
+    def best_score(self) -> float:
+        return max((n.score for n in self.neighbours), default=0.0)
+
+
+class ZeroShotPart(BaseModel):
+    """Open-vocabulary scores (filled by the CLIP scorer; ``None`` while it is off)."""
+
+    model: str
+    scores: list[LabelScore]
+
+
+class FusionSettings(BaseModel):
+    """How the parts were combined, so a reader can tell a calibrated verdict from a default."""
+
+    model_config = ConfigDict(frozen=True)
+
+    classifier_weight: float
+    unknown_threshold: float
+    min_neighbour_score: float | None
+    calibrated: bool
+    source: str | None = None
+
+
+class Verdict(BaseModel):
+    label: str | None
+    confidence: float
+    is_unknown: bool
+    reason: str
+
+
+class Segment(BaseModel):
+    start_s: float
+    end_s: float
+    label: str | None
+    confidence: float
+
+
+class KbPassage(BaseModel):
+    file: str
+    section: str
+    label: str
+    text: str
+    score: float
+
+    @property
+    def citation(self) -> str:
+        return f"[{self.file} § {self.section}]"
+
+
+class MissingPart(BaseModel):
+    name: str
+    reason: str
+    fix: str
+
+
+class UsedArtifacts(BaseModel):
+    checkpoint: str | None = None
+    encoder: str | None = None
+    index: str | None = None
+    kb: str | None = None
+
+
+class Evidence(BaseModel):
+    source_path: str
+    media_kind: MediaKind
+    video: VideoSummary
+    classifier: ClassifierPart | None = None
+    retrieval: RetrievalPart | None = None
+    zero_shot: ZeroShotPart | None = None
+    fused: list[LabelScore] = Field(default_factory=list)
+    fusion: FusionSettings | None = None
+    verdict: Verdict
+    timeline: list[Segment] = Field(default_factory=list)
+    kb_passages: list[KbPassage] = Field(default_factory=list)
+    missing: list[MissingPart] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    used: UsedArtifacts = Field(default_factory=UsedArtifacts)
+
+    @property
+    def is_still(self) -> bool:
+        return self.media_kind == "image"
+
+    @property
+    def candidate_labels(self) -> list[str]:
+        """Fused labels best first: what the answer may name, and what KB passages are fetched for."""
+        return [item.label for item in self.fused]

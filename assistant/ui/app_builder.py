@@ -1,0 +1,79 @@
+"""Assemble the four tabs around one shared ``Assistant`` and launch the server.
+
+``launch_app`` is what ``python app.py`` and the tests both call, so the tests drive exactly
+the app a user gets: the same queue, limits and endpoints.
+"""
+
+import gradio as gr
+
+from assistant.kb_editor import KbEditor
+from assistant.service import Assistant
+from assistant.ui.assistant_tab import AssistantTab
+from assistant.ui.kb_tab import KbTab
+from assistant.ui.library_tab import LibraryTab
+from assistant.ui.models_tab import ModelsTab
+from indexing.frame_index import THUMBS_DIR
+from indexing.knowledge_base import KnowledgeBase
+from training.settings import Settings
+
+# Requests answered at once; the rest wait in the queue (each one holds decoded frames and
+# model activations, and a laptop CPU has few cores).
+CONCURRENCY = 4
+TITLE = "Activity assistant"
+CSS = """
+.gradio-container { max-width: 1500px !important; }
+#verdict h3 { margin-top: 0; }
+#banner:empty { display: none; }
+#neighbours .caption-label { max-width: 94%; font-size: 12px; padding: 1px 5px; white-space: normal; opacity: 0.9; }
+"""
+
+
+def build_app(assistant: Assistant) -> gr.Blocks:
+    settings = assistant.settings
+    editor = KbEditor(KnowledgeBase(settings.kb_dir, settings.chroma_dir))
+    library = LibraryTab(assistant, editor)
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(
+            f"## {TITLE}\nDrop in a short video and ask what is happening. The answer cites the classifier, "
+            "the most similar known clips and the knowledge base; follow-up questions continue the chat."
+        )
+        banner = gr.Markdown(elem_id="banner")
+        with gr.Tab("Assistant"):
+            AssistantTab(assistant).render()
+        with gr.Tab("Knowledge base") as kb_tab:
+            KbTab(editor).render(kb_tab)
+        with gr.Tab("Library") as library_tab:
+            library_status = library.render(library_tab, banner)
+        with gr.Tab("Models") as models_tab:
+            ModelsTab(assistant).render(models_tab, banner)
+        demo.load(library.status, None, [library_status, banner], api_visibility="private")
+    return demo
+
+
+def launch_app(
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = 7860,
+    auth: tuple[str, str] | None = None,
+    llm: str | None = None,
+    prevent_thread_lock: bool = False,
+    quiet: bool = False,
+) -> gr.Blocks:
+    """Load the assistant (syncing the KB), build the page and serve it; returns the running app."""
+    assistant = Assistant(settings, llm=llm)
+    demo = build_app(assistant)
+    demo.queue(default_concurrency_limit=CONCURRENCY)
+    demo.launch(
+        server_name=host,
+        server_port=port,
+        auth=auth,
+        max_file_size=settings.max_file_bytes,
+        allowed_paths=[str(settings.index_dir / THUMBS_DIR)],
+        show_error=False,
+        prevent_thread_lock=prevent_thread_lock,
+        quiet=quiet,
+        css=CSS,
+        theme=gr.themes.Soft(primary_hue="indigo"),
+    )
+    return demo

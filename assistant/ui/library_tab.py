@@ -1,0 +1,119 @@
+"""The Library tab: what is built, labelled example clips, the KB index, and one-click setup.
+
+Changes to the frame index (adding examples, the setup run) are serialised through one
+concurrency group, so two uploads never write the index at the same time.
+"""
+
+import gradio as gr
+
+from assistant.example_clips import add_example_clips
+from assistant.kb_editor import KbEditor
+from assistant.service import Assistant
+from assistant.setup_pipeline import SetupOptions, run_setup
+from assistant.ui.kb_tab import synced
+from assistant.ui.messages import done, refused
+from assistant.ui.status_view import banner_markdown, kb_chunks, status_markdown
+from training.errors import AssistantError
+
+INDEX_WRITES = "index-writes"
+
+
+class LibraryTab:
+    def __init__(self, assistant: Assistant, editor: KbEditor) -> None:
+        self.assistant = assistant
+        self.editor = editor
+
+    # -- handlers -------------------------------------------------------------------------------
+    def status(self) -> tuple[str, str]:
+        """(library status, banner): re-read after every change and on page load."""
+        status = self.assistant.status()
+        return status_markdown(status, kb_chunks(self.assistant)), banner_markdown(status)
+
+    def add_examples(
+        self,
+        files: list[str] | None,
+        label: str,
+        progress=gr.Progress(track_tqdm=True),  # noqa: B008 (how gradio injects a progress tracker)
+    ) -> tuple[str, str, str]:
+        try:
+            added = add_example_clips(self.assistant.settings, files or [], label)
+        except AssistantError as error:
+            return refused(error), *self.status()
+        self.assistant.refresh()
+        label = label.strip()
+        note = ""
+        if label.lower() not in self.editor.labels():
+            note = f" There is no knowledge-base file for {label} yet: create one in the **Knowledge base** tab."
+        return done(f"Added {len(added)} clip(s) as **{label}**: {', '.join(added)}.{note}"), *self.status()
+
+    def sync_kb(self) -> tuple[str, str, str]:
+        try:
+            report = self.editor.kb.sync()
+        except AssistantError as error:
+            return refused(error), *self.status()
+        self.assistant.refresh()
+        return done(synced(report).capitalize() + "."), *self.status()
+
+    def setup(
+        self,
+        source: str,
+        epochs: float,
+        progress=gr.Progress(track_tqdm=True),  # noqa: B008 (how gradio injects a progress tracker)
+    ) -> tuple[str, str, str]:
+        if not (source or "").strip():
+            return refused(
+                "Enter the path of a folder of labelled clips (one sub-folder per activity)."
+            ), *self.status()
+        try:
+            report = run_setup(
+                source.strip(),
+                self.assistant.settings,
+                SetupOptions(epochs=int(epochs)),
+                progress=lambda fraction, message: progress(fraction, desc=message),
+            )
+        except AssistantError as error:
+            return refused(error), *self.status()
+        self.assistant.reload()
+        return done("Setup finished.\n\n```\n" + report.summary() + "\n```"), *self.status()
+
+    # -- layout ---------------------------------------------------------------------------------
+    def render(self, tab: gr.Tab, banner: gr.Markdown) -> gr.Markdown:
+        """Returns the status box, which the page fills on load; re-read whenever ``tab`` is opened."""
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                status = gr.Markdown(elem_id="library-status")
+                refresh_button = gr.Button("Refresh", size="sm")
+            with gr.Column(scale=2):
+                with gr.Group():
+                    gr.Markdown("**Add labelled example clips** to the frame index (no retraining needed).")
+                    files = gr.File(file_count="multiple", file_types=["video"], label="Example clips")
+                    label = gr.Textbox(label="Activity label", placeholder="e.g. RopeClimbing")
+                    add_button = gr.Button("Add to the library", variant="primary")
+                with gr.Group():
+                    gr.Markdown("**Knowledge base**: re-read every file in the KB folder into the search index.")
+                    sync_button = gr.Button("Sync knowledge base")
+                with gr.Group():
+                    gr.Markdown(
+                        "**Set up from a dataset folder** (one sub-folder of clips per activity, or UCF101): "
+                        "prepare, train EfficientNet-Lite0 (frozen), index frames, sync the KB, activate."
+                    )
+                    source = gr.Textbox(label="Dataset folder on this machine", placeholder="/data/my_clips")
+                    epochs = gr.Slider(1, 20, value=SetupOptions.epochs, step=1, label="Training epochs")
+                    setup_button = gr.Button("Build everything")
+                result = gr.Markdown(elem_id="library-result")
+        outputs = [result, status, banner]
+        refresh_button.click(self.status, None, [status, banner], api_name="status")
+        tab.select(self.status, None, [status, banner], api_visibility="private")
+        add_button.click(
+            self.add_examples,
+            [files, label],
+            outputs,
+            api_name="add_examples",
+            concurrency_id=INDEX_WRITES,
+            concurrency_limit=1,
+        )
+        sync_button.click(self.sync_kb, None, outputs, api_name="kb_sync")
+        setup_button.click(
+            self.setup, [source, epochs], outputs, api_name="setup", concurrency_id=INDEX_WRITES, concurrency_limit=1
+        )
+        return status

@@ -1,0 +1,131 @@
+"""Time from a 10 s 320x240 clip on disk to complete evidence, per step, for two classifiers.
+
+Steps: decode (one pass, overlapping 4 s windows), classify (every window), embed (distinct
+query frames, EfficientNet-Lite0 at 224 px: the offline default encoder), search (flat FAISS
+index of 10 classes x 100 clips x 8 frames), kb (Chroma passages for the verdict), then the
+offline answer. Target (issue 5): p50 of the total under 1.0 s on 2 CPU cores.
+
+Weights: the classifiers are untrained (cnn3d random init; effnet_frames with its ImageNet
+backbone and a random head), which costs the same as trained ones; the index holds random unit
+vectors, which search exactly like real ones. Timing needs neither to be accurate.
+
+    python benchmarks/answer.py [--repeats 7] [--threads 2]
+"""
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from assistant.active_checkpoint import set_active_checkpoint  # noqa: E402
+from assistant.gather import gather_evidence  # noqa: E402
+from assistant.llm.offline import offline_answer  # noqa: E402
+from assistant.resources import Resources  # noqa: E402
+from indexing.encoders import get_encoder  # noqa: E402
+from indexing.frame_index import FrameIndex, FrameRecord, FrameSampling  # noqa: E402
+from indexing.index_types import choose_index_type  # noqa: E402
+from tests.synthetic import motion_frames, write_opencv  # noqa: E402
+from training.checkpoint import save_checkpoint  # noqa: E402
+from training.models import build_model, get_spec  # noqa: E402
+from training.preprocessing import Preprocessing  # noqa: E402
+from training.settings import Settings  # noqa: E402
+
+CLASSES = ["Swing", "SkyDiving", "FloorGymnastics", "Diving", "Surfing", "Basketball", "GolfSwing",
+           "PlayingPiano", "PlayingGuitar", "HorseRace"]  # fmt: skip
+CLIPS_PER_CLASS = 100
+FRAMES_PER_CLIP = 8
+DECODE_SIZE = 128
+NUM_FRAMES = 16
+# What training on a 128 px frame cache gives each model: its input size, capped by the cache.
+CROPS = {"cnn3d": 112, "effnet_frames": 128}
+WEIGHTS = {"cnn3d": "random init", "effnet_frames": "ImageNet backbone, random head"}
+STEPS = ("decode", "classify", "embed", "search", "kb", "answer", "total")
+
+
+def make_clip(folder: Path) -> Path:
+    frames = motion_frames("Slide", np.random.default_rng(0), (240, 320), 250)
+    return write_opencv(folder / "clip_10s_320x240.avi", frames, fps=25, fourcc="XVID")
+
+
+def make_checkpoint(model_name: str, path: Path) -> Path:
+    spec = get_spec(model_name)
+    pretrained = "yes" if model_name == "effnet_frames" else "no"
+    kwargs = {"num_frames": NUM_FRAMES, "input_size": CROPS[model_name]} if model_name == "cnn3d" else {}
+    model = build_model(model_name, len(CLASSES), pretrained=pretrained, **kwargs)
+    preprocessing = Preprocessing(NUM_FRAMES, DECODE_SIZE, CROPS[model_name], spec.mean, spec.std)
+    return save_checkpoint(
+        path, model, name=model_name, model_kwargs=kwargs, classes=CLASSES, preprocessing=preprocessing
+    )
+
+
+def make_index(index_dir: Path, encoder_name: str) -> Path:
+    """A flat index of random unit vectors with the encoder's spec: searches like a real one."""
+    encoder = get_encoder(encoder_name)
+    rng = np.random.default_rng(0)
+    count = len(CLASSES) * CLIPS_PER_CLASS * FRAMES_PER_CLIP
+    vectors = rng.normal(size=(count, encoder.dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    sampling = FrameSampling(FRAMES_PER_CLIP, DECODE_SIZE, False)
+    index = FrameIndex.create(index_dir, encoder, choose_index_type("flat", count), vectors, sampling=sampling)
+    records = [
+        FrameRecord(f"v_{label}_g{n // 4:02d}_c{n % 4:02d}", label, "train", f"{label}/{n}.avi", float(f))
+        for label in CLASSES
+        for n in range(CLIPS_PER_CLASS)
+        for f in range(FRAMES_PER_CLIP)
+    ]
+    index.add(vectors, records)
+    index.save()
+    return index_dir
+
+
+def run_once(path: Path, resources: Resources, settings: Settings) -> dict[str, float]:
+    evidence = gather_evidence(path, resources, settings)
+    started = time.perf_counter()
+    "".join(offline_answer("What is happening in this clip?", evidence, evidence.kb_passages, False))
+    timings = dict(evidence.timings_ms)
+    timings["answer"] = (time.perf_counter() - started) * 1000.0
+    timings["total"] = timings.get("total", 0.0) + timings["answer"]
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--encoder", default="effnet_lite0")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
+    kb_dir = Path(__file__).resolve().parents[1] / "kb"
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        settings = Settings(data_dir=root / "var", kb_dir=kb_dir, llm_provider="offline")
+        clip = make_clip(root)
+        make_index(settings.index_dir, args.encoder)
+        print(f"clip: 10 s 320x240 XVID AVI, windows of {settings.window_s:g} s; index: {args.encoder}, "
+              f"{len(CLASSES) * CLIPS_PER_CLASS} clips x {FRAMES_PER_CLIP} frames; {args.threads} threads")  # fmt: skip
+        print(f"| checkpoint | {' | '.join(f'{step} p50 (ms)' for step in STEPS)} |")
+        print(f"|---|{'---|' * len(STEPS)}")
+        for model_name in CROPS:
+            checkpoint = make_checkpoint(model_name, settings.runs_dir / model_name / "checkpoint.pt")
+            set_active_checkpoint(settings, checkpoint)
+            resources = Resources.load(settings)
+            run_once(clip, resources, settings)  # warm-up: model allocation, file cache
+            runs = [run_once(clip, resources, settings) for _ in range(args.repeats)]
+            p50 = {step: statistics.median(run.get(step, 0.0) for run in runs) for step in STEPS}
+            label = (
+                f"{model_name} ({'ImageNet backbone, random head' if model_name == 'effnet_frames' else 'random init'})"
+            )
+            print(f"| {label} | {' | '.join(f'{p50[step]:.0f}' for step in STEPS)} |")
+
+
+if __name__ == "__main__":
+    main()

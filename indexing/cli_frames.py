@@ -1,0 +1,77 @@
+"""``python -m indexing frames|add|remove``: build the frame index, add clips, remove clips."""
+
+import argparse
+from pathlib import Path
+
+from indexing.cli_common import add_location_options, index_dir_from, settings_from
+from indexing.encoders import get_encoder
+from indexing.frame_index import open_frame_index
+from indexing.index_builder import add_videos, build_frame_index, remove_clips
+from indexing.index_types import INDEX_KINDS
+from training.video import VideoLimits
+
+
+def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
+    frames = subparsers.add_parser("frames", help="embed frames of a prepared dataset into a new frame index")
+    frames.add_argument("--data", type=Path, help="prepared dataset folder (default: <data>/prepared)")
+    frames.add_argument(
+        "--encoder", default="auto", help="auto | effnet_lite0[@size] | resnet50[@size] | checkpoint:<path>"
+    )
+    frames.add_argument("--frames-per-clip", type=int, default=8)
+    frames.add_argument(
+        "--index-type", default="flat", help=f"{' | '.join(INDEX_KINDS)} or a FAISS factory string (flat is exact)"
+    )
+    frames.add_argument("--nprobe", type=int, help="IVF lists searched per query (default: lists/16)")
+    frames.add_argument("--ef-search", type=int, help="HNSW search breadth (default: 128)")
+    frames.add_argument("--splits", default="train", help="comma-separated splits to index (default: train)")
+    add_location_options(frames)
+    frames.set_defaults(handler=run_frames)
+
+    add = subparsers.add_parser("add", help="append labelled videos to the frame index (no rebuild)")
+    add.add_argument("videos", nargs="+", type=Path)
+    add.add_argument("--label", required=True)
+    add.add_argument("--encoder", help="must match the index (default: the index's own encoder)")
+    add_location_options(add)
+    add.set_defaults(handler=run_add)
+
+    remove = subparsers.add_parser("remove", help="delete clips' vectors from the frame index")
+    remove.add_argument("clip_ids", nargs="+", metavar="CLIP_ID")
+    add_location_options(remove)
+    remove.set_defaults(handler=run_remove)
+
+
+def run_frames(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    index = build_frame_index(
+        args.data or settings.prepared_dir,
+        index_dir_from(args),
+        get_encoder(args.encoder),
+        frames_per_clip=args.frames_per_clip,
+        splits=[s.strip() for s in args.splits.split(",") if s.strip()],
+        index_type=args.index_type,
+        nprobe=args.nprobe,
+        ef_search=args.ef_search,
+    )
+    manifest = index.manifest
+    print(
+        f"indexed {manifest['count']} frames of {manifest['clips']} clips ({len(manifest['classes'])} classes) "
+        f"with {manifest['encoder']['name']} ({manifest['dim']}-d, {manifest['index_type']['factory']}) "
+        f"in {manifest['build_time_s']} s -> {index.root}"
+    )
+    return 0
+
+
+def run_add(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    index, encoder = open_frame_index(index_dir_from(args), args.encoder)
+    limits = VideoLimits(max_bytes=settings.max_file_bytes, max_duration_s=settings.max_duration_s)
+    added = add_videos(index, encoder, args.videos, args.label, limits=limits)
+    print(f"added {len(added)} clip(s) as {args.label!r}: {', '.join(added)}; index holds {len(index)} frames")
+    return 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    index, _ = open_frame_index(index_dir_from(args))
+    removed = remove_clips(index, args.clip_ids)
+    print(f"removed {removed} frame vector(s) of {len(args.clip_ids)} clip(s); index holds {len(index)} frames")
+    return 0

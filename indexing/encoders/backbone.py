@@ -1,0 +1,51 @@
+"""A frame encoder around any torch image backbone that maps (N, 3, S, S) to (N, D) features."""
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from indexing.encoders.base import DEFAULT_BATCH_SIZE, FrameEncoder
+
+
+class BackboneEncoder(FrameEncoder):
+    """Resize to a square input, normalise, run the backbone in channels-last memory format.
+
+    Channels-last lets oneDNN pick its fast convolution kernels on CPU (about 1.5x for
+    EfficientNet-Lite0 on two cores), and the small default batch keeps activations in cache.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        backbone: nn.Module,
+        dim: int,
+        *,
+        image_size: int,
+        mean: tuple[float, float, float],
+        std: tuple[float, float, float],
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        self.name = name
+        self.dim = dim
+        self.image_size = image_size
+        self.batch_size = batch_size
+        self.preprocessing = (
+            f"RGB resized to {image_size}x{image_size} (bilinear, antialiased), "
+            f"mean={tuple(round(m, 5) for m in mean)}, std={tuple(round(s, 5) for s in std)}"
+        )
+        self._mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
+        self._std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
+        self._backbone = backbone.eval().to(memory_format=torch.channels_last)
+
+    def to_input(self, frames: np.ndarray) -> torch.Tensor:
+        # NHWC uint8 viewed as NCHW is already channels-last; resizing uint8 before converting
+        # to float is ~30x cheaper than resizing float (it matters next to a 13 ms/frame model).
+        images = torch.from_numpy(np.array(frames)).permute(0, 3, 1, 2)
+        if images.shape[-2:] != (self.image_size, self.image_size):
+            images = F.interpolate(images, size=(self.image_size, self.image_size), mode="bilinear", antialias=True)
+        images = (images.float() - self._mean) / self._std
+        return images.contiguous(memory_format=torch.channels_last)
+
+    def _embed_batch(self, frames: np.ndarray) -> np.ndarray:
+        return self._backbone(self.to_input(frames)).float().numpy()

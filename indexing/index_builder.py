@@ -1,0 +1,133 @@
+"""Fill the frame index: from a prepared frame cache (``frames``) or from new videos (``add``).
+
+Only the training split is indexed by default, so that evaluating retrieval on the test split
+never finds a test clip's own frames.
+"""
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from indexing.encoders import FrameEncoder
+from indexing.frame_index import FrameIndex, FrameRecord, FrameSampling
+from indexing.index_types import choose_index_type
+from training.errors import DatasetError
+from training.frame_cache import FrameCache, safe_clip_id
+from training.manifest import ManifestRow
+from training.video import VideoLimits, decode_video, sample_indices, segment_ranges
+
+log = logging.getLogger(__name__)
+ADDED_SPLIT = "added"
+
+
+def frame_selection(total: int, per_clip: int) -> np.ndarray:
+    """Indices of ``per_clip`` frames spread evenly over ``total`` cached frames (no repeats)."""
+    return np.unique(sample_indices(0, total, min(per_clip, total)))
+
+
+def cached_frame_times(row: ManifestRow, config: dict) -> np.ndarray:
+    """Time (s) of every cached frame in (K*T) order, rebuilt from how ``prepare`` sampled them."""
+    count = config["num_clips"] * config["num_frames"]
+    if not row.fps or not row.duration_s:
+        return np.full(count, np.nan)
+    total = max(1, round(row.duration_s * row.fps))
+    ranges = segment_ranges(total, config["num_clips"])
+    indices = np.concatenate([sample_indices(start, stop, config["num_frames"]) for start, stop in ranges])
+    return indices / row.fps
+
+
+def cached_clip_frames(cache: FrameCache, row: ManifestRow, per_clip: int) -> tuple[np.ndarray, np.ndarray]:
+    """(frames (n, H, W, 3), times (n,)) of one cached clip: what the index and evaluation embed."""
+    frames = np.asarray(cache.load_frames(row.clip_id))
+    flat = frames.reshape(-1, *frames.shape[-3:])
+    chosen = frame_selection(len(flat), per_clip)
+    times = cached_frame_times(row, cache.config)
+    return flat[chosen], (times[chosen] if len(times) == len(flat) else np.full(len(chosen), np.nan))
+
+
+def _time_or_none(value: float) -> float | None:
+    return None if np.isnan(value) else round(float(value), 3)
+
+
+def build_frame_index(
+    prepared_dir: str | os.PathLike,
+    index_dir: str | os.PathLike,
+    encoder: FrameEncoder,
+    *,
+    frames_per_clip: int = 8,
+    splits: Sequence[str] = ("train",),
+    index_type: str = "flat",
+    nprobe: int | None = None,
+    ef_search: int | None = None,
+) -> FrameIndex:
+    """Embed ``frames_per_clip`` frames of every clip in ``splits`` and save a new index."""
+    started = time.perf_counter()
+    cache = FrameCache(prepared_dir)
+    rows = [row for split in splits for row in cache.rows(split)]
+    if not rows:
+        raise DatasetError(f"{prepared_dir} has no clips in split(s) {', '.join(splits)}; nothing to index.")
+    vectors, records = [], []
+    for row in tqdm(rows, desc=f"embed ({encoder.name})", unit="clip"):
+        frames, times = cached_clip_frames(cache, row, frames_per_clip)
+        vectors.append(encoder.encode(frames))
+        records.append([FrameRecord(row.clip_id, row.label, row.split, row.path, _time_or_none(t)) for t in times])
+    # IVF trains on every vector before any is added; thumbnails are re-read from the cache
+    # clip by clip afterwards instead of being held in memory.
+    all_vectors = np.concatenate(vectors)
+    sampling = FrameSampling(frames_per_clip, int(cache.config["size"]), bool(cache.config.get("keep_aspect")))
+    kind = choose_index_type(index_type, len(all_vectors), nprobe=nprobe, ef_search=ef_search)
+    index = FrameIndex.create(index_dir, encoder, kind, all_vectors, sampling=sampling, source=str(prepared_dir))
+    for row, clip_vectors, clip_records in zip(rows, vectors, records, strict=True):
+        index.add(clip_vectors, clip_records, cached_clip_frames(cache, row, frames_per_clip)[0])
+    index.manifest["build_time_s"] = round(time.perf_counter() - started, 2)
+    index.save()
+    log.info("indexed %d frames of %d clips in %s", len(index), len(rows), index_dir)
+    return index
+
+
+def _unique_clip_id(index: FrameIndex, path: Path) -> str:
+    existing = set(index.clip_ids())
+    base = safe_clip_id(path.stem)
+    clip_id, n = base, 1
+    while clip_id in existing:
+        n += 1
+        clip_id = f"{base}-{n}"
+    return clip_id
+
+
+def add_videos(
+    index: FrameIndex,
+    encoder: FrameEncoder,
+    paths: Sequence[str | os.PathLike],
+    label: str,
+    *,
+    limits: VideoLimits | None = None,
+) -> list[str]:
+    """Decode, embed and append labelled videos (no rebuild); saves once at the end."""
+    index.check_encoder(encoder)
+    sampling = index.sampling
+    added = []
+    for path in tqdm([Path(p) for p in paths], desc="add", unit="video"):
+        clip = decode_video(
+            path, sampling.per_clip, sampling.size, keep_aspect=sampling.keep_aspect, limits=limits
+        ).clips[0]
+        clip_id = _unique_clip_id(index, path)
+        records = [
+            FrameRecord(clip_id, label, ADDED_SPLIT, str(path.resolve()), round(float(t), 3)) for t in clip.times_s
+        ]
+        index.add(encoder.encode(clip.frames), records, clip.frames)
+        added.append(clip_id)
+    index.save()
+    return added
+
+
+def remove_clips(index: FrameIndex, clip_ids: Sequence[str]) -> int:
+    """Delete clips' vectors and thumbnails; returns the number of vectors removed."""
+    removed = sum(index.remove(clip_id) for clip_id in clip_ids)
+    index.save()
+    return removed

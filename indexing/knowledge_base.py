@@ -1,0 +1,247 @@
+"""The knowledge base: ``kb/*.md`` sections embedded in a persistent Chroma collection.
+
+``sync`` compares a content hash per section with what the collection holds and embeds only
+sections that are new or changed; sections of deleted files are removed. A file whose front
+matter is broken is reported and skipped; its previously synced sections stay until it is
+fixed or deleted. ``changed_since_sync`` is a cheap mtime/size check the app runs per request.
+"""
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from indexing.front_matter import FrontMatter, split_front_matter
+from indexing.markdown_chunks import chunk_markdown
+from indexing.text_embedder import minilm_embedding_function
+from training.atomic import atomic_write_json
+from training.errors import KnowledgeBaseError
+
+log = logging.getLogger(__name__)
+
+COLLECTION = "kb_passages"  # Chroma names need at least 3 characters
+SIGNATURE_FILE = "kb_sync.json"
+_EMBED_BATCH = 32
+
+
+@dataclass(frozen=True)
+class KbEntry:
+    label: str
+    aliases: tuple[str, ...]
+    confused_with: tuple[str, ...]
+    file: str
+
+
+@dataclass(frozen=True)
+class Passage:
+    file: str
+    section: str
+    label: str
+    text: str
+    score: float
+
+
+@dataclass
+class SyncReport:
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+
+    def summary(self) -> str:
+        text = f"added {self.added}, updated {self.updated}, deleted {self.deleted}, unchanged {self.unchanged}"
+        return text + (f", skipped {len(self.skipped)} file(s)" if self.skipped else "")
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    id: str
+    document: str
+    metadata: dict
+
+    @property
+    def embed_text(self) -> str:
+        """Label, aliases and heading travel with the text, so a question naming them finds it."""
+        meta = self.metadata
+        aliases = f" ({meta['aliases']})" if meta["aliases"] else ""
+        return f"{meta['label']}{aliases}. {meta['section']}: {self.document}"
+
+
+def _join(values: tuple[str, ...]) -> str:
+    return ", ".join(values)
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def file_chunks(name: str, front: FrontMatter, body: str) -> list[_Chunk]:
+    chunks = []
+    for order, section in enumerate(chunk_markdown(body)):
+        metadata = {
+            "file": name,
+            "section": section.title,
+            "order": order,
+            "label": front.label,
+            "aliases": _join(front.aliases),
+            "confused_with": _join(front.confused_with),
+        }
+        digest = hashlib.sha256(json.dumps([metadata, section.text], sort_keys=True).encode()).hexdigest()
+        chunks.append(_Chunk(f"{name}#{section.slug}", section.text, {**metadata, "hash": digest}))
+    return chunks
+
+
+def kb_signature(kb_dir: Path) -> dict:
+    """Names, sizes and mtimes of the markdown files: changes whenever a file is saved."""
+    files = sorted(kb_dir.glob("*.md")) if kb_dir.is_dir() else []
+    return {
+        "kb_dir": str(kb_dir.resolve()),
+        "files": [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files],
+    }
+
+
+class KnowledgeBase:
+    def __init__(self, kb_dir: str | os.PathLike, chroma_dir: str | os.PathLike, *, collection: str = COLLECTION):
+        self.kb_dir = Path(kb_dir)
+        self.chroma_dir = Path(chroma_dir)
+        self.collection_name = collection
+        self._collection = None
+
+    @property
+    def collection(self):
+        if self._collection is None:
+            import chromadb
+            from chromadb.config import Settings as ChromaSettings
+
+            self.chroma_dir.mkdir(parents=True, exist_ok=True)
+            client = chromadb.PersistentClient(
+                path=str(self.chroma_dir), settings=ChromaSettings(anonymized_telemetry=False)
+            )
+            self._collection = client.get_or_create_collection(
+                self.collection_name,
+                embedding_function=minilm_embedding_function(),
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+        return self._collection
+
+    # -- sync -----------------------------------------------------------------------------------
+    def _read_files(self, report: SyncReport) -> tuple[dict[str, _Chunk], set[str]]:
+        """Chunks of every valid file, and the names of skipped files (their chunks are kept)."""
+        if not self.kb_dir.is_dir():
+            raise KnowledgeBaseError(f"Knowledge-base folder {self.kb_dir} not found; create it or pass --kb-dir.")
+        chunks: dict[str, _Chunk] = {}
+        labels: dict[str, str] = {}
+        skipped: set[str] = set()
+        for path in sorted(self.kb_dir.glob("*.md")):
+            try:
+                front, body = split_front_matter(path.read_text(encoding="utf-8"))
+                if front.label.lower() in labels:
+                    raise KnowledgeBaseError(
+                        f"label {front.label!r} is already described in {labels[front.label.lower()]}"
+                    )
+                file_sections = file_chunks(path.name, front, body)
+                if not file_sections:
+                    raise KnowledgeBaseError("no text: add '## ' sections below the front matter")
+            except (KnowledgeBaseError, UnicodeDecodeError) as error:
+                report.skipped.append((path.name, str(error)))
+                skipped.add(path.name)
+                log.warning("knowledge base: skipped %s: %s", path.name, error)
+                continue
+            labels[front.label.lower()] = path.name
+            chunks.update((chunk.id, chunk) for chunk in file_sections)
+        return chunks, skipped
+
+    def sync(self) -> SyncReport:
+        """Bring the collection in line with the files; embeds only new or changed sections."""
+        report = SyncReport()
+        signature = kb_signature(self.kb_dir)
+        wanted, skipped = self._read_files(report)
+        stored = self.collection.get(include=["metadatas"])
+        stored_hash = {i: m.get("hash") for i, m in zip(stored["ids"], stored["metadatas"], strict=True)}
+        stored_file = {i: m.get("file") for i, m in zip(stored["ids"], stored["metadatas"], strict=True)}
+        changed = [chunk for chunk in wanted.values() if stored_hash.get(chunk.id) != chunk.metadata["hash"]]
+        stale = [i for i in stored_hash if i not in wanted and stored_file[i] not in skipped]
+        report.added = sum(chunk.id not in stored_hash for chunk in changed)
+        report.updated = len(changed) - report.added
+        report.unchanged = len(wanted) - len(changed)
+        report.deleted = len(stale)
+        if stale:
+            self.collection.delete(ids=stale)
+        embed = minilm_embedding_function()
+        for start in range(0, len(changed), _EMBED_BATCH):
+            batch = changed[start : start + _EMBED_BATCH]
+            self.collection.upsert(
+                ids=[chunk.id for chunk in batch],
+                documents=[chunk.document for chunk in batch],
+                metadatas=[chunk.metadata for chunk in batch],
+                embeddings=embed([chunk.embed_text for chunk in batch]),
+            )
+        atomic_write_json(self.chroma_dir / SIGNATURE_FILE, signature)
+        log.info("knowledge base synced: %s", report.summary())
+        return report
+
+    def changed_since_sync(self) -> bool:
+        """True when any kb file was added, removed or saved since the last sync (no parsing)."""
+        path = self.chroma_dir / SIGNATURE_FILE
+        if not path.is_file():
+            return True
+        try:
+            return json.loads(path.read_text(encoding="utf-8")) != kb_signature(self.kb_dir)
+        except (OSError, ValueError):
+            return True
+
+    # -- reading --------------------------------------------------------------------------------
+    def entries(self) -> dict[str, KbEntry]:
+        """label -> entry, for every activity the collection describes."""
+        stored = self.collection.get(include=["metadatas"])
+        entries = {}
+        for meta in stored["metadatas"]:
+            entries.setdefault(
+                meta["label"],
+                KbEntry(meta["label"], _split(meta["aliases"]), _split(meta["confused_with"]), meta["file"]),
+            )
+        return dict(sorted(entries.items()))
+
+    def resolve_label(self, name: str) -> str | None:
+        """The label that ``name`` refers to (label or alias, any case), or None."""
+        wanted = name.strip().lower()
+        for entry in self.entries().values():
+            if wanted == entry.label.lower() or wanted in (alias.lower() for alias in entry.aliases):
+                return entry.label
+        return None
+
+    def passages_for_label(self, label: str, k: int = 5) -> list[Passage]:
+        """That activity's sections in file order, then the closest passages from other files."""
+        resolved = self.resolve_label(label) or label
+        own = self.collection.get(where={"label": resolved}, include=["documents", "metadatas"])
+        ordered = sorted(zip(own["metadatas"], own["documents"], strict=True), key=lambda pair: pair[0]["order"])
+        passages = [Passage(meta["file"], meta["section"], meta["label"], text, 1.0) for meta, text in ordered][:k]
+        if len(passages) < k:
+            others = [p for p in self.search(resolved, k) if p.label != resolved]
+            passages += others[: k - len(passages)]
+        return passages
+
+    def search(self, question: str, k: int = 5, labels: list[str] | None = None) -> list[Passage]:
+        """Passages closest in meaning to ``question``, optionally only from ``labels``' files."""
+        count = self.collection.count()
+        if count == 0 or k <= 0:
+            return []
+        where = None
+        if labels:
+            resolved = sorted({self.resolve_label(label) or label for label in labels})
+            where = {"label": {"$in": resolved}}
+        result = self.collection.query(
+            query_embeddings=minilm_embedding_function()([question]),
+            n_results=min(k, count),
+            where=where,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            Passage(meta["file"], meta["section"], meta["label"], document, round(1.0 - float(distance), 6))
+            for document, meta, distance in zip(
+                result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
+            )
+        ]

@@ -1,0 +1,52 @@
+"""Fusion, the unknown decision and timeline merging: the numbers behind every verdict."""
+
+import pytest
+
+from assistant.evidence import FusionSettings, Verdict
+from assistant.fusion import decide, fuse
+from assistant.timeline import build_timeline, dominant_segment_label
+
+FUSION = FusionSettings(classifier_weight=0.6, unknown_threshold=0.4, min_neighbour_score=0.5, calibrated=True)
+
+
+def test_fuse_weights_parts_over_the_union_of_labels():
+    fused = fuse({"Fall": 0.8, "Slide": 0.2}, {"Slide": 0.5, "NewThing": 0.5}, classifier_weight=0.6)
+    scores = {item.label: item.probability for item in fused}
+    assert scores == pytest.approx({"Fall": 0.48, "Slide": 0.32, "NewThing": 0.2})
+    assert [item.label for item in fused] == ["Fall", "Slide", "NewThing"]
+    assert sum(scores.values()) == pytest.approx(1.0)
+
+
+def test_fuse_with_one_part_uses_it_alone_whatever_the_weight():
+    only_vote = fuse(None, {"Rotate": 0.7, "Fall": 0.3}, classifier_weight=0.9)
+    assert [(s.label, s.probability) for s in only_vote] == [("Rotate", 0.7), ("Fall", 0.3)]
+    assert fuse(None, None, 0.5) == []
+
+
+def test_decide_names_the_leader_when_confident_and_close():
+    verdict = decide(fuse({"Fall": 0.9, "Slide": 0.1}, {"Fall": 1.0}, 0.6), 0.8, FUSION)
+    assert (verdict.label, verdict.is_unknown) == ("Fall", False)
+    assert verdict.confidence == pytest.approx(0.94)
+
+
+def test_decide_says_unknown_for_weak_guesses_and_far_neighbours():
+    weak = decide(fuse({"Fall": 0.35, "Slide": 0.33, "Rotate": 0.32}, None, 0.6), None, FUSION)
+    assert weak.is_unknown and weak.label is None and "Fall" in weak.reason and "35%" in weak.reason
+    far = decide(fuse({"Fall": 0.9, "Slide": 0.1}, {"Fall": 1.0}, 0.6), 0.3, FUSION)
+    assert far.is_unknown and "0.30" in far.reason and "0.50" in far.reason
+    nothing = decide([], None, FUSION)
+    assert nothing.is_unknown and nothing.confidence == 0.0
+
+
+def _verdict(label: str | None, confidence: float = 0.9) -> Verdict:
+    return Verdict(label=label, confidence=confidence, is_unknown=label is None, reason="")
+
+
+def test_timeline_merges_agreeing_windows_and_tiles_the_video():
+    spans = [(0, 4), (2, 6), (4, 8), (6, 10)]  # centres 2, 4, 6, 8 s
+    verdicts = [_verdict("Fall", 0.9), _verdict("Fall", 0.7), _verdict("Slide", 0.8), _verdict(None, 0.2)]
+    segments = build_timeline(spans, verdicts, duration_s=10.0)
+    assert [(s.start_s, s.end_s, s.label) for s in segments] == [(0, 5, "Fall"), (5, 7, "Slide"), (7, 10, None)]
+    assert segments[0].confidence == pytest.approx(0.8)
+    label, share, confidence = dominant_segment_label(segments)
+    assert (label, share, confidence) == ("Fall", pytest.approx(0.5), pytest.approx(0.8))

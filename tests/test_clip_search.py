@@ -1,0 +1,112 @@
+"""Clip search and retrieval-as-classifier on real videos, plus the CLI around them."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from indexing.__main__ import main
+from indexing.clip_search import Neighbour, label_vote, search_clip, search_vectors, search_video
+from indexing.encoders import get_encoder
+from indexing.frame_index import open_frame_index
+from indexing.index_builder import build_frame_index, cached_clip_frames
+from indexing.retrieval_eval import evaluate_retrieval
+from tests.retrieval_data import TEST_ENCODER, prepared_shapes, shapes_index
+from training.cli_support import run_cli
+from training.frame_cache import FrameCache
+
+
+@pytest.fixture(scope="module")
+def shapes_base(tmp_path_factory):
+    return tmp_path_factory.getbasetemp() / "shapes"
+
+
+@pytest.fixture(scope="module")
+def built(shapes_base):
+    return open_frame_index(shapes_index(shapes_base))
+
+
+@pytest.fixture(scope="module")
+def report(shapes_base, built):
+    index, encoder = built
+    return evaluate_retrieval(prepared_shapes(shapes_base), index, encoder, split="test", k=5)
+
+
+def test_knn_vote_separates_visually_distinct_classes(report):
+    assert report["num_samples"] == 16 and report["query_overlap_with_index"] == 0
+    assert report["accuracy"] >= 0.9  # chance is 0.25
+    assert report["macro_f1"] >= 0.9 and report["hit_at_5"] == 1.0
+    assert report["precision_at_5"] >= 0.8
+    assert set(report["per_class"]) == {"BlueTriangle", "GreenSquare", "RedDisc", "YellowBar"}
+    assert all(v["support"] == 4 for v in report["per_class"].values())
+
+
+def test_neighbours_are_distinct_clips_best_first_and_vote_sums_to_one(built, shapes_base):
+    index, encoder = built
+    cache = FrameCache(prepared_shapes(shapes_base))
+    row = cache.rows("test")[0]
+    result = search_clip(index, encoder, cached_clip_frames(cache, row, 4)[0], k=7)
+    ids = [n.clip_id for n in result.neighbours]
+    scores = [n.score for n in result.neighbours]
+    assert len(ids) == len(set(ids)) == 7 and scores == sorted(scores, reverse=True)
+    assert sum(result.vote.values()) == pytest.approx(1.0)
+    assert list(result.vote.values()) == sorted(result.vote.values(), reverse=True)
+    assert result.top_label == row.label
+    expected = sum(n.score for n in result.neighbours if n.label == row.label) / sum(scores)
+    assert result.vote[row.label] == pytest.approx(expected)
+
+
+def test_search_vectors_can_exclude_the_query_clip(built, shapes_base):
+    index, encoder = built
+    cache = FrameCache(prepared_shapes(shapes_base))
+    row = cache.rows("train")[4]
+    vectors = encoder.encode(cached_clip_frames(cache, row, 4)[0])
+    assert search_vectors(index, vectors, 3).neighbours[0].clip_id == row.clip_id
+    excluded = search_vectors(index, vectors, 3, exclude_clips={row.clip_id})
+    assert len(excluded.neighbours) == 3 and row.clip_id not in [n.clip_id for n in excluded.neighbours]
+    assert excluded.top_label == row.label
+
+
+def test_label_vote_weights_by_similarity_and_falls_back_to_counts():
+    def neighbour(label, score):
+        return Neighbour(f"{label}{score}", label, score, None, None, "")
+
+    assert label_vote([neighbour("A", 0.9), neighbour("B", 0.3)]) == pytest.approx({"A": 0.75, "B": 0.25})
+    assert label_vote([neighbour("A", -0.2), neighbour("B", -0.1), neighbour("B", -0.5)]) == pytest.approx(
+        {"B": 2 / 3, "A": 1 / 3}
+    )
+    assert label_vote([]) == {}
+
+
+def test_search_video_decodes_a_file_and_a_still_image(built, shapes_base, tmp_path):
+    index, encoder = built
+    cache = FrameCache(prepared_shapes(shapes_base))
+    row = cache.rows("test")[1]
+    result = search_video(index, encoder, row.path, k=3)
+    assert result.top_label == row.label and len(result.query_times_s) == 4
+    assert all(n.thumbnail and cv2.imread(n.thumbnail) is not None for n in result.neighbours)
+    still = tmp_path / "still.png"
+    cv2.imwrite(str(still), cv2.cvtColor(np.asarray(cache.load_frames(row.clip_id))[0, 1], cv2.COLOR_RGB2BGR))
+    assert search_video(index, encoder, still, k=3).top_label == row.label
+
+
+def test_cli_search_prints_json_and_errors_exit_1(built, shapes_base, capsys):
+    index, _ = built
+    row = FrameCache(prepared_shapes(shapes_base)).rows("test")[2]
+    assert main(["search", row.path, "--k", "4", "--json", "--index-dir", str(index.root)]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert len(payload["neighbours"]) == 4 and payload["neighbours"][0]["label"] == row.label
+    assert set(payload["neighbours"][0]) == {"clip_id", "label", "score", "frame_time_s", "thumbnail", "source_path"}
+    assert run_cli(main, ["search", "/no/such/video.avi", "--index-dir", str(index.root)]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_motion_dataset_index_finds_each_clip_itself(prepared_synthetic, tmp_path):
+    """On the shared motion set (classes not separable per frame) a clip still finds itself."""
+    encoder = get_encoder(TEST_ENCODER)
+    index = build_frame_index(prepared_synthetic, tmp_path / "motion_index", encoder, frames_per_clip=1)
+    cache = FrameCache(prepared_synthetic)
+    for row in cache.rows("train")[::9]:
+        top = search_clip(index, encoder, cached_clip_frames(cache, row, 1)[0], k=1).neighbours[0]
+        assert top.clip_id == row.clip_id and top.score == pytest.approx(1.0, abs=1e-4)

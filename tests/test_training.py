@@ -1,0 +1,147 @@
+"""Training learns motion, resumes exactly where it stopped, and its outputs are usable."""
+
+import csv
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.synthetic import make_synthetic_dataset
+from training.__main__ import main
+from training.errors import ArtifactError
+from training.evaluation import evaluate
+from training.frame_cache import FrameCache
+from training.inference import predict
+from training.prepare import PrepareConfig, prepare_dataset
+from training.sources import load_source
+from training.trainer import TrainConfig, train
+
+TIMING_COLUMNS = {"epoch_time_s", "train_clips_per_s"}
+
+
+@pytest.fixture(scope="module")
+def motion_data(tmp_path_factory) -> Path:
+    """40 clips per motion class, each cached clip spanning the whole motion (8 frames, 32 px)."""
+    root = tmp_path_factory.mktemp("motion")
+    source = make_synthetic_dataset(root / "videos", per_class=40, seed=0)
+    prepared = root / "prepared"
+    config = PrepareConfig(num_frames=8, size=32, num_clips=1)
+    prepare_dataset(load_source(source, "folder", seed=0), prepared, config, workers=1)
+    return prepared
+
+
+@pytest.fixture(scope="module")
+def cnn3d_run(motion_data, tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("runs") / "cnn3d"
+    config = TrainConfig(
+        model="cnn3d",
+        data=str(motion_data),
+        epochs=20,
+        batch_size=8,
+        lr=5e-4,
+        crop_size=28,
+        patience=0,
+        progress=False,
+    )
+    train(config, run_dir)
+    return run_dir
+
+
+def test_cnn3d_learns_motion_and_beats_a_single_frame_model(cnn3d_run, motion_data, tmp_path):
+    motion = evaluate(cnn3d_run, motion_data, "test", progress=False)["video_level"]["accuracy"]
+
+    single_frame = TrainConfig(
+        model="effnet_frames",
+        data=str(motion_data),
+        epochs=6,
+        batch_size=8,
+        lr=3e-3,
+        num_frames=1,
+        crop_size=28,
+        freeze_backbone=True,
+        pretrained="auto",
+        patience=0,
+        progress=False,
+    )
+    train(single_frame, tmp_path / "single")
+    still = evaluate(tmp_path / "single", motion_data, "test", progress=False)["video_level"]["accuracy"]
+
+    assert motion >= 0.9
+    assert motion >= still + 0.3, f"cnn3d {motion:.2f} vs single frame {still:.2f}"
+
+
+def test_run_dir_holds_every_artifact(cnn3d_run):
+    for name in ("checkpoint.pt", "last.pt", "history.csv", "metrics.json", "curves.png", "args.json"):
+        assert (cnn3d_run / name).stat().st_size > 0, name
+    metrics = json.loads((cnn3d_run / "metrics.json").read_text())
+    assert metrics["epochs_done"] == 20 and 1 <= metrics["best_epoch"] <= 20
+    assert metrics["params"] > 1e6 and metrics["inference_ms_per_clip"] > 0
+    checkpoint = torch.load(cnn3d_run / "checkpoint.pt", weights_only=True)
+    assert checkpoint["summary"]["epoch"] == metrics["best_epoch"]
+    assert checkpoint["preprocessing"]["crop_size"] == 28 and checkpoint["preprocessing"]["decode_size"] == 32
+
+
+def test_predict_names_the_motion_of_an_unseen_video(cnn3d_run, motion_data):
+    rows = FrameCache(motion_data).rows("test")
+    correct = 0
+    for row in rows[:: max(1, len(rows) // 8)]:
+        top = predict(cnn3d_run / "checkpoint.pt", row.path, k=3)
+        assert len(top) == 3 and [p for _, p in top] == sorted((p for _, p in top), reverse=True)
+        correct += top[0][0] == row.label
+    assert correct >= 0.75 * len(rows[:: max(1, len(rows) // 8)])
+
+
+def _history(run_dir: Path) -> list[dict]:
+    with (run_dir / "history.csv").open() as handle:
+        return [{k: v for k, v in row.items() if k not in TIMING_COLUMNS} for row in csv.DictReader(handle)]
+
+
+def test_resume_continues_from_the_saved_epoch_exactly(prepared_synthetic, tmp_path):
+    common = [
+        "--model",
+        "cnn3d",
+        "--data",
+        str(prepared_synthetic),
+        "--out",
+        str(tmp_path),
+        "--crop-size",
+        "28",
+        "--patience",
+        "0",
+        "--seed",
+        "3",
+        "--no-progress",
+    ]
+    assert main(["train", *common, "--run-name", "stopped", "--epochs", "2"]) == 0
+    assert [row["epoch"] for row in _history(tmp_path / "stopped")] == ["1", "2"]
+
+    assert main(["train", "--out", str(tmp_path / "stopped"), "--resume", "--epochs", "3", "--no-progress"]) == 0
+    assert main(["train", *common, "--run-name", "straight", "--epochs", "3"]) == 0
+
+    resumed, straight = _history(tmp_path / "stopped"), _history(tmp_path / "straight")
+    assert [row["epoch"] for row in resumed] == ["1", "2", "3"]
+    assert resumed == straight  # same seed: same numbers, whether interrupted or not
+    a = torch.load(tmp_path / "stopped" / "last.pt", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "straight" / "last.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+    with pytest.raises(ArtifactError, match="--lr cannot change when resuming"):
+        main(["train", "--out", str(tmp_path / "stopped"), "--resume", "--lr", "0.1"])
+    with pytest.raises(ArtifactError, match="already holds a run"):
+        main(["train", *common, "--run-name", "straight"])
+
+
+def test_checkpoint_is_refused_on_data_with_other_classes(prepared_synthetic, tmp_path):
+    config = TrainConfig(model="cnn3d", data=str(prepared_synthetic), epochs=1, crop_size=28, progress=False)
+    train(config, tmp_path / "run")
+    source = make_synthetic_dataset(tmp_path / "videos", classes=("Fall", "Slide"), per_class=4, seed=1)
+    other = tmp_path / "other"
+    prepare_dataset(load_source(source, "folder", seed=0), other, PrepareConfig(8, 32, 1), workers=1)
+
+    refusal = r"classes do not match .*only in checkpoint: \['Oscillate', 'Rotate'\]"
+    with pytest.raises(ArtifactError, match=refusal):
+        evaluate(tmp_path / "run", other, "test", progress=False)
+    with pytest.raises(ArtifactError, match=refusal):
+        train(replace(config, data=str(other)), tmp_path / "run", resume=True)

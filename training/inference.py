@@ -1,0 +1,128 @@
+"""Run a trained checkpoint on decoded clips or video files: the classifier the product uses.
+
+Clips may come at any size and length: they are resampled to the checkpoint's frame count,
+resized to its decode size the way the frame cache was built, then centre-cropped and
+normalised exactly like evaluation, so predictions match the evaluated numbers.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from training.checkpoint import LoadedClassifier, load_classifier
+from training.dataset import clip_to_tensor
+from training.errors import ArtifactError, VideoError
+from training.run_dir import checkpoint_path
+from training.video import VideoLimits, decode_video, resize_frame, sample_indices
+
+
+class Classifier:
+    def __init__(self, loaded: LoadedClassifier, device: str | torch.device = "cpu"):
+        self.loaded = loaded
+        self.device = torch.device(device)
+        self.model = loaded.model.to(self.device).eval()
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        path: str | Path,
+        *,
+        device: str | torch.device = "cpu",
+        expected_classes: list[str] | None = None,
+    ) -> "Classifier":
+        """Load a checkpoint file (or a run folder holding checkpoint.pt)."""
+        return cls(load_classifier(checkpoint_path(path), expected_classes), device)
+
+    @property
+    def classes(self) -> list[str]:
+        return self.loaded.classes
+
+    @property
+    def name(self) -> str:
+        return self.loaded.name
+
+    @property
+    def num_frames(self) -> int:
+        return self.loaded.preprocessing.num_frames
+
+    @property
+    def frame_size(self) -> int:
+        """The decode size (square side in pixels) clips should be read at."""
+        return self.loaded.preprocessing.decode_size
+
+    @property
+    def is_frame_model(self) -> bool:
+        return self.loaded.is_frame_model
+
+    def _fit_frames(self, frames: np.ndarray) -> np.ndarray:
+        p = self.loaded.preprocessing
+        if frames.shape[1:3] == (p.decode_size, p.decode_size):
+            return frames
+        return np.stack([resize_frame(frame, p.decode_size, p.keep_aspect) for frame in frames])
+
+    def clips_to_tensor(self, clips: np.ndarray) -> torch.Tensor:
+        """uint8 (N, T, H, W, 3) RGB -> normalised float (N, 3, num_frames, crop, crop)."""
+        clips = np.asarray(clips)
+        if clips.ndim != 5 or clips.shape[-1] != 3 or clips.dtype != np.uint8:
+            raise VideoError(f"expected uint8 clips shaped (N, T, H, W, 3), got {clips.dtype} {clips.shape}")
+        p = self.loaded.preprocessing
+        tensors = []
+        for clip in clips:
+            clip = self._fit_frames(clip[sample_indices(0, len(clip), p.num_frames)])
+            tensors.append(clip_to_tensor(clip, p.crop_size, p.mean, p.std))
+        return torch.stack(tensors)
+
+    def predict_proba(self, clips: np.ndarray, batch_size: int = 8) -> np.ndarray:
+        """Class probabilities (N, C) for uint8 clips (N, T, H, W, 3)."""
+        batch = self.clips_to_tensor(clips)
+        outputs = []
+        with torch.inference_mode():
+            for start in range(0, len(batch), batch_size):
+                logits = self.model(batch[start : start + batch_size].to(self.device))
+                outputs.append(torch.softmax(logits.float(), dim=1).cpu())
+        return torch.cat(outputs).numpy()
+
+    def frame_features(self, frames: np.ndarray, batch_size: int = 32) -> np.ndarray:
+        """Backbone features (N, D) for uint8 frames (N, H, W, 3); frame models only."""
+        if not self.is_frame_model:
+            raise ArtifactError(f"{self.name} is not a frame model; it has no per-frame features.")
+        frames = np.asarray(frames)
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise VideoError(f"expected uint8 frames shaped (N, H, W, 3), got {frames.dtype} {frames.shape}")
+        p = self.loaded.preprocessing
+        # Frames go through the clip transform as one "clip" of length N, so they are treated
+        # exactly like the frames the backbone was fine-tuned on.
+        tensor = clip_to_tensor(self._fit_frames(frames), p.crop_size, p.mean, p.std).transpose(0, 1)
+        outputs = []
+        with torch.inference_mode():
+            for start in range(0, len(tensor), batch_size):
+                features = self.model.frame_features(tensor[start : start + batch_size].to(self.device))
+                outputs.append(features.float().cpu())
+        return torch.cat(outputs).numpy()
+
+    def predict_video(
+        self, video_path: str | Path, *, k: int = 5, num_clips: int = 1, limits: VideoLimits | None = None
+    ) -> list[tuple[str, float]]:
+        """Top-k (label, probability) for a video file, averaging ``num_clips`` equal segments."""
+        p = self.loaded.preprocessing
+        decoded = decode_video(
+            video_path,
+            p.num_frames,
+            p.decode_size,
+            num_clips=num_clips,
+            keep_aspect=p.keep_aspect,
+            limits=limits,
+        )
+        probs = self.predict_proba(np.stack([clip.frames for clip in decoded.clips])).mean(axis=0)
+        return top_k(probs, self.classes, k)
+
+
+def top_k(probs: np.ndarray, classes: list[str], k: int) -> list[tuple[str, float]]:
+    order = np.argsort(-probs, kind="stable")[:k]
+    return [(classes[i], float(probs[i])) for i in order]
+
+
+def predict(checkpoint: str | Path, video_path: str | Path, k: int = 5, num_clips: int = 1) -> list[tuple[str, float]]:
+    """Top-k labels with probabilities for one video file."""
+    return Classifier.from_checkpoint(checkpoint).predict_video(video_path, k=k, num_clips=num_clips)
