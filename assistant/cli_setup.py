@@ -1,22 +1,19 @@
 """``python -m assistant setup --data <dataset dir>``: a working assistant from a folder of clips."""
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 
 from tqdm import tqdm
 
+from assistant.cli_common import settings_from
 from assistant.setup_pipeline import SetupOptions, run_setup
-from training.settings import Settings
 from training.sources import LAYOUTS
 
 DEFAULTS = SetupOptions()
 
 
-def add_subcommand(
-    commands: argparse._SubParsersAction, settings_from: Callable[[argparse.Namespace], Settings]
-) -> None:
-    parser = commands.add_parser(
+def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
         "setup",
         help="prepare a dataset, train the default model, index frames, sync the KB and activate it",
     )
@@ -31,10 +28,10 @@ def add_subcommand(
     parser.add_argument("--encoder", default=DEFAULTS.encoder, help="frame encoder for the index (default: auto)")
     parser.add_argument("--workers", type=int, default=DEFAULTS.workers, help="decoding processes")
     parser.add_argument("--no-calibrate", action="store_true", help="keep the default fusion settings")
-    parser.set_defaults(handler=lambda args: run(args, settings_from(args)))
+    parser.set_defaults(handler=run_setup_command)
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
+def run_setup_command(args: argparse.Namespace) -> int:
     options = SetupOptions(
         layout=args.layout,
         epochs=args.epochs,
@@ -51,7 +48,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             bar.set_description(message[:60])
             bar.update(round(fraction * 100) - bar.n)
 
-        report = run_setup(args.data, settings, options, progress=progress)
+        report = run_setup(args.data, settings_from(args), options, progress=progress)
     print(report.summary())
-    print("\nStart the app with `python app.py` and open http://127.0.0.1:7860")
+    flags = "".join(
+        f" --{name.replace('_', '-')} {value}" for name in ("data_dir", "kb_dir") if (value := getattr(args, name))
+    )
+    print(f"\nStart the app with `python app.py{flags}` and open http://127.0.0.1:7860")
     return 0

@@ -58,10 +58,15 @@ class RetrievalPart(BaseModel):
 
 
 class ZeroShotPart(BaseModel):
-    """Open-vocabulary scores (filled by the CLIP scorer; ``None`` while it is off)."""
+    """CLIP zero-shot scores over the KB's activities (``None`` when CLIP is off or not needed).
+
+    ``only_labels`` are the activities with neither a trained class nor example clips: their
+    place in the fused ranking comes from these scores alone.
+    """
 
     model: str
     scores: list[LabelScore]
+    only_labels: list[str] = Field(default_factory=list)
 
 
 class FusionSettings(BaseModel):

@@ -21,6 +21,11 @@ def evidence_summary(evidence: Evidence) -> str:
     if evidence.retrieval:
         lines.append(f"retrieval:  {_scores(evidence.retrieval.vote)} [{evidence.retrieval.encoder}]")
         lines += [f"  {n.score:.3f}  {n.label:<16} {n.clip_id}" for n in evidence.retrieval.neighbours]
+    if evidence.zero_shot:
+        only = (
+            f"; only source for {', '.join(evidence.zero_shot.only_labels)}" if evidence.zero_shot.only_labels else ""
+        )
+        lines.append(f"zero-shot:  {_scores(evidence.zero_shot.scores)} [{evidence.zero_shot.model}{only}]")
     if evidence.timeline:
         lines.append(f"timeline:   {describe_timeline(evidence.timeline)}")
     lines += [f"kb:         {p.citation} ({p.score:.2f})" for p in evidence.kb_passages]

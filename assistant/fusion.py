@@ -2,12 +2,13 @@
 
 The classifier knows only the classes it was trained on; the retrieval vote knows every label
 in the frame index, including activities added later as example clips. A weighted sum over
-the union of labels lets either part carry a label the other has never seen. Saying
+the union of labels lets either part carry a label the other has never seen. Activities that
+only the knowledge base describes get their share from CLIP zero-shot matching. Saying
 "unknown" has two triggers: a weak best guess, or a best neighbour so far away that nothing in
 the library looks like the clip, whatever the classifier (forced to pick a class) says.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from assistant.evidence import FusionSettings, LabelScore, Verdict
 
@@ -44,6 +45,25 @@ def fuse(
         sources = [(part, 1.0) for part in (classifier, vote) if part is not None]
     fused = weighted_sum(sources)
     return ranked(fused)
+
+
+def with_zero_shot(
+    fused: list[LabelScore], zero_shot: Mapping[str, float] | None, known: Collection[str]
+) -> tuple[list[LabelScore], list[str]]:
+    """Add zero-shot scores for the activities nothing else can score; (ranking, those activities).
+
+    Single-frame CLIP matching is weaker evidence than a trained class or example clips, so it
+    never re-ranks ``known`` labels. An activity only the KB describes keeps its zero-shot
+    probability, and the other parts' ranking is scaled to share what is left: a new KB file
+    alone makes its activity nameable. Without other parts, zero-shot ranks every activity.
+    """
+    unscored = {label: p for label, p in (zero_shot or {}).items() if label not in known}
+    if not unscored:
+        return fused, []
+    rest = 1.0 - sum(unscored.values())
+    scores = {item.label: item.probability * rest for item in fused}
+    scores.update(unscored)
+    return ranked(scores), sorted(unscored)
 
 
 def ranked(scores: Mapping[str, float]) -> list[LabelScore]:

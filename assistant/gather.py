@@ -1,4 +1,4 @@
-"""Turn a video (or still image) into ``Evidence``: decode once, classify, retrieve, fuse, read the KB.
+"""Turn a video (or still image) into ``Evidence``: decode once, classify, retrieve, match, fuse, read the KB.
 
 The video is decoded in a single pass into time windows (one window when it is short) at the
 size the classifier was trained on; the classifier and the frame encoder share those frames.
@@ -24,19 +24,21 @@ from assistant.evidence import (
     UsedArtifacts,
     Verdict,
     VideoSummary,
+    ZeroShotPart,
 )
-from assistant.fusion import decide, fuse, ranked
+from assistant.fusion import decide, fuse, ranked, with_zero_shot
 from assistant.kb_passages import passages_for_clip, runners_up
 from assistant.resources import Resources
 from assistant.retrieval import merge_results, search_windows
 from assistant.step_timer import StepTimer
-from assistant.timeline import build_timeline, describe_timeline, dominant_segment_label
+from assistant.timeline import build_timeline, describe_timeline, dominant_segment_label, labels_by_duration
 from training.settings import Settings
 from training.video import DecodedVideo, VideoLimits, decode_windows, is_still, load_still
 
 Progress = Callable[[float, str], Any]
-# Windows overlap by half: every moment is seen by two windows, so a boundary is never missed.
-WINDOW_OVERLAP = 0.5
+# Windows overlap by a quarter: a change near one window's edge falls well inside the next,
+# at three quarters of the classifier cost of half-overlapping windows (3 passes for 10 s, not 4).
+WINDOW_OVERLAP = 0.25
 
 
 def _decode(path: Path, resources: Resources, settings: Settings) -> DecodedVideo:
@@ -123,8 +125,41 @@ def _overall_verdict(
     )
 
 
+def _zero_shot(
+    resources: Resources, windows: list, known: set[str], timer: StepTimer
+) -> tuple[str, list[dict[str, float]]] | None:
+    """(model, scores per window) of every KB activity, when one has neither a class nor example clips.
+
+    When every activity has one, zero-shot could not change the ranking, so CLIP is not run
+    (nor loaded): it would only add its cost to the answer.
+    """
+    entries = resources.kb.entries() if resources.kb is not None else {}
+    if not set(entries) - known:
+        return None
+    scorer = resources.zero_shot_scorer()
+    if scorer is None:
+        return None
+    with timer.step("zero_shot"):
+        return scorer.name, scorer.score_windows(windows, entries)
+
+
+def _mean_scores(per_window: list[dict[str, float]]) -> dict[str, float]:
+    return {label: float(np.mean([scores[label] for scores in per_window])) for label in per_window[0]}
+
+
+def _neighbour_check(fused: list[LabelScore], best_score: float | None, zero_shot_only: list[str]) -> float | None:
+    """The far-neighbour rule cannot judge an activity the library holds no clips of."""
+    return None if fused and fused[0].label in zero_shot_only else best_score
+
+
 def _window_verdicts(
-    resources: Resources, classes: list[str], probabilities: np.ndarray | None, results: list | None, count: int
+    resources: Resources,
+    classes: list[str],
+    probabilities: np.ndarray | None,
+    results: list | None,
+    zero_shot: list[dict[str, float]] | None,
+    known: set[str],
+    count: int,
 ) -> list[Verdict]:
     """One fused verdict per window: the raw material of the timeline."""
     verdicts = []
@@ -133,7 +168,8 @@ def _window_verdicts(
         window_vote = results[n].vote if results is not None else None
         best = max((x.score for x in results[n].neighbours), default=0.0) if results is not None else None
         fused = fuse(window_classifier, window_vote, resources.fusion.classifier_weight)
-        verdicts.append(decide(fused, best, resources.fusion))
+        fused, only = with_zero_shot(fused, zero_shot[n] if zero_shot else None, known)
+        verdicts.append(decide(fused, _neighbour_check(fused, best, only), resources.fusion))
     return verdicts
 
 
@@ -166,23 +202,37 @@ def gather_evidence(
     if resources.index is not None and resources.encoder is not None:
         results = search_windows(resources.index, resources.encoder, windows, settings.neighbours_k, timer)
 
+    report(0.7, "matching knowledge-base activities (zero-shot)")
+    known = set(classes if probabilities is not None else []) | set(resources.index.classes() if results else [])
+    zero_shot = _zero_shot(resources, windows, known, timer)
+    window_zero_shot = zero_shot[1] if zero_shot else None
+
     report(0.8, "fusing and reading the knowledge base")
     timeline = []
     if len(windows) > 1:
-        verdicts = _window_verdicts(resources, classes, probabilities, results, len(windows))
+        verdicts = _window_verdicts(resources, classes, probabilities, results, window_zero_shot, known, len(windows))
         timeline = build_timeline([(w.start_s, w.end_s) for w in windows], verdicts, decoded.info.duration_s)
     mean_probs = _scores(classes, probabilities.mean(axis=0)) if probabilities is not None else None
     classifier_part = _classifier_part(resources, mean_probs, settings.top_k) if mean_probs is not None else None
     retrieval_part = _retrieval_part(resources, results, settings.neighbours_k) if results is not None else None
     vote = {v.label: v.probability for v in retrieval_part.vote} if retrieval_part else None
-    fused = fuse(mean_probs, vote, resources.fusion.classifier_weight)
-    verdict = _overall_verdict(fused, retrieval_part.best_score if retrieval_part else None, resources, timeline)
+    zero_shot_mean = _mean_scores(window_zero_shot) if window_zero_shot else None
+    fused, zero_shot_only = with_zero_shot(
+        fuse(mean_probs, vote, resources.fusion.classifier_weight), zero_shot_mean, known
+    )
+    best_score = _neighbour_check(fused, retrieval_part.best_score if retrieval_part else None, zero_shot_only)
+    verdict = _overall_verdict(fused, best_score, resources, timeline)
+    zero_shot_part = (
+        ZeroShotPart(model=zero_shot[0], scores=ranked(zero_shot_mean)[: settings.top_k], only_labels=zero_shot_only)
+        if zero_shot and zero_shot_mean is not None
+        else None
+    )
 
     passages = []
     if resources.kb is not None:
         with timer.step("kb"):
             leader = verdict.label or (fused[0].label if fused else None)
-            others = [s.label for s in timeline if s.label] + runners_up(fused)
+            others = labels_by_duration(timeline) + runners_up(fused)
             passages, kb_notes = passages_for_clip(resources.kb, leader, others)
         notes.extend(kb_notes)
     report(1.0, "done")
@@ -195,6 +245,7 @@ def gather_evidence(
         ),
         classifier=classifier_part,
         retrieval=retrieval_part,
+        zero_shot=zero_shot_part,
         fused=fused[: max(settings.top_k, 1)],
         fusion=resources.fusion,
         verdict=verdict,

@@ -90,7 +90,7 @@ def format_evidence(evidence: Evidence) -> str:
         )
     else:
         lines.append(f"verdict: {quoted(verdict.label)} with confidence {verdict.confidence:.3f}")
-    lines.append(f"fused ranking (classifier + retrieval): {_scores(evidence.fused[:5])}")
+    lines.append(f"fused ranking (classifier + retrieval + zero-shot): {_scores(evidence.fused[:5])}")
     if evidence.classifier:
         part = evidence.classifier
         lines.append(
@@ -107,6 +107,12 @@ def format_evidence(evidence: Evidence) -> str:
         )
     if evidence.zero_shot:
         lines.append(f"zero-shot scores ({evidence.zero_shot.model}): {_scores(evidence.zero_shot.scores[:5])}")
+        if evidence.zero_shot.only_labels:
+            only = ", ".join(quoted(label) for label in evidence.zero_shot.only_labels)
+            lines.append(
+                "ranked by zero-shot CLIP matching alone (no trained class, no example clips; weaker, unconfirmed "
+                f"evidence: say so if you name one): {only}"
+            )
     if evidence.timeline and len(evidence.timeline) > 1:
         lines.append(f"timeline of the long video: {describe_timeline(evidence.timeline)}")
     lines.extend(f"missing part: {m.name}: {quoted(m.reason)}" for m in evidence.missing)

@@ -4,7 +4,8 @@ Loading models takes seconds, so it happens once and the object is kept by its o
 ``Assistant``, a CLI run, a benchmark). Each part is optional: a part that cannot load is
 recorded as missing, with the reason and the command that builds it, and answering goes on
 without it. ``refresh`` reloads only parts whose files changed (a cheap stat check), so a
-newly trained model, a rebuilt index or an edited KB is picked up by the next answer.
+newly trained model, a rebuilt index or an edited KB is picked up by the next answer. The CLIP
+zero-shot scorer alone loads on first need, since most answers never need it.
 """
 
 import logging
@@ -15,6 +16,8 @@ from assistant.active_checkpoint import find_active_checkpoint
 from assistant.calibration import calibration_path, load_fusion
 from assistant.evidence import FusionSettings, MissingPart
 from assistant.fusion import DEFAULT_FUSION
+from assistant.zeroshot import ZeroShotScorer
+from indexing.clip_model import ClipSettings
 from indexing.encoders import FrameEncoder
 from indexing.frame_index import MANIFEST_FILE, FrameIndex, open_frame_index
 from indexing.knowledge_base import KnowledgeBase
@@ -43,6 +46,7 @@ def build_commands(settings: Settings) -> dict[str, str]:
         "frame index": f"python -m indexing frames --data {prepared} --data-dir {data}",
         "knowledge base": f"python -m indexing kb --kb-dir {settings.kb_dir} --data-dir {data}",
         "calibration": f"python -m assistant calibrate --data {prepared} --data-dir {data}",
+        "zero-shot": "ACTIVITY_CLIP_WEIGHTS=<OpenCLIP weights file> (or copy it into the Hugging Face cache)",
     }
 
 
@@ -56,6 +60,8 @@ class Resources:
     kb: KnowledgeBase | None = None
     fusion: FusionSettings = DEFAULT_FUSION
     missing: list[MissingPart] = field(default_factory=list)
+    clip: ClipSettings = field(default_factory=ClipSettings)
+    _zero_shot: ZeroShotScorer | None = field(default=None, repr=False)
     _notes: list[str] = field(default_factory=list, repr=False)
     _kb_notes: list[str] = field(default_factory=list, repr=False)
     _fingerprints: dict[str, tuple | None] = field(default_factory=dict, repr=False)
@@ -139,6 +145,9 @@ class Resources:
         self.kb = KnowledgeBase(self.settings.kb_dir, self.settings.chroma_dir)
         if self.kb.changed_since_sync():
             self._sync_kb()
+        if self.kb is not None:
+            # The sentence model loads on first use (seconds); do it here, not in the first answer.
+            self.kb.search("warm-up", 1)
 
     def _sync_kb(self) -> None:
         assert self.kb is not None
@@ -166,6 +175,19 @@ class Resources:
         except AssistantError as error:
             log.warning("%s", error)
             self._notes.append(str(error))
+
+    def zero_shot_scorer(self) -> ZeroShotScorer | None:
+        """The CLIP scorer, loaded when first needed (seconds, hundreds of MB) and then kept.
+
+        Without weights it is None and recorded as missing; asking again costs nothing.
+        """
+        if self._zero_shot is None:
+            try:
+                self._zero_shot = ZeroShotScorer.load(self.clip.spec(), self.settings.data_dir)
+            except AssistantError as error:
+                if "zero-shot" not in {part.name for part in self.missing}:
+                    self._missing("zero-shot", str(error))
+        return self._zero_shot
 
     # -- for the UI and the CLI -----------------------------------------------------------------
     @property

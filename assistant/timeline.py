@@ -54,6 +54,15 @@ def dominant_segment_label(segments: Sequence[Segment]) -> tuple[str | None, flo
     return label, length / total, weighted[label] / length if length else 0.0
 
 
+def labels_by_duration(segments: Sequence[Segment]) -> list[str]:
+    """Known labels of the timeline, the one covering most time first."""
+    durations: dict[str, float] = {}
+    for segment in segments:
+        if segment.label:
+            durations[segment.label] = durations.get(segment.label, 0.0) + segment.end_s - segment.start_s
+    return sorted(durations, key=lambda label: (-durations[label], label))
+
+
 def describe_timeline(segments: Sequence[Segment]) -> str:
     """One line such as ``0.0-5.0 s Fall (81%); 5.0-10.0 s Slide (77%)``."""
     return "; ".join(f"{s.start_s:.1f}-{s.end_s:.1f} s {s.label or 'unknown'} ({s.confidence:.0%})" for s in segments)

@@ -11,15 +11,17 @@ else can score.
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from assistant.retrieval import embed_windows
 from assistant.text_embedding_cache import CACHE_DIR, TextEmbeddingCache
 from indexing.clip_model import ClipSpec, load_clip
 from indexing.encoders.clip import ClipEncoder
 from indexing.knowledge_base import KbEntry
+from training.video import Clip
 
 PROMPTS = (
     "a video of a person doing {}.",
@@ -93,21 +95,18 @@ class ZeroShotScorer:
     def weights(self) -> str:
         return self.encoder.clip.weights
 
+    def activity_vector(self, entry: KbEntry) -> np.ndarray:
+        """One activity's (D,) unit vector: from memory or disk unless its label or aliases changed."""
+        names = activity_names(entry)
+        parts = {"model": self.name, "prompts": list(PROMPTS), "label": entry.label, "names": names}
+        return self.cache.get(parts, lambda: ensemble(self.encoder.encode_text(prompts_for(names))))
+
     def text_vectors(self, entries: Mapping[str, KbEntry]) -> tuple[list[str], np.ndarray]:
-        """(labels, (C, D) unit vectors): from memory or disk when the activities did not change."""
+        """(labels sorted, (C, D) unit vectors), one per KB activity."""
         labels = sorted(entries)
-        names = {label: activity_names(entries[label]) for label in labels}
-        parts = {"model": self.name, "prompts": list(PROMPTS), "activities": names}
-
-        def encode() -> np.ndarray:
-            prompts = [prompts_for(names[label]) for label in labels]
-            vectors = self.encoder.encode_text([text for group in prompts for text in group])
-            bounds = np.cumsum([0, *(len(group) for group in prompts)])
-            return np.stack([ensemble(vectors[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
-
         if not labels:
             return [], np.zeros((0, self.encoder.dim), dtype=np.float32)
-        return labels, self.cache.get(parts, labels, encode)
+        return labels, np.stack([self.activity_vector(entries[label]) for label in labels])
 
     def score_vectors(self, image_vectors: np.ndarray, entries: Mapping[str, KbEntry]) -> dict[str, float]:
         """label -> probability for frames already embedded with this model."""
@@ -120,3 +119,7 @@ class ZeroShotScorer:
     def score(self, frames: np.ndarray, entries: Mapping[str, KbEntry]) -> dict[str, float]:
         """label -> probability for uint8 frames (T, H, W, 3), from up to ``MAX_FRAMES`` of them."""
         return self.score_vectors(self.encoder.encode(spread_frames(frames)), entries)
+
+    def score_windows(self, windows: Sequence[Clip], entries: Mapping[str, KbEntry]) -> list[dict[str, float]]:
+        """One score map per window of a video, from about ``MAX_FRAMES`` frames spread over all of them."""
+        return [self.score_vectors(vectors, entries) for vectors in embed_windows(self.encoder, windows, MAX_FRAMES)]

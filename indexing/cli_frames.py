@@ -15,7 +15,9 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     frames = subparsers.add_parser("frames", help="embed frames of a prepared dataset into a new frame index")
     frames.add_argument("--data", type=Path, help="prepared dataset folder (default: <data>/prepared)")
     frames.add_argument(
-        "--encoder", default="auto", help="auto | effnet_lite0[@size] | resnet50[@size] | checkpoint:<path>"
+        "--encoder",
+        default="auto",
+        help="auto | effnet_lite0[@size] | resnet50[@size] | checkpoint:<path> | clip:<model>[:<tag|weights file>]",
     )
     frames.add_argument("--frames-per-clip", type=int, default=8)
     frames.add_argument(

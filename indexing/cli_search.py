@@ -7,15 +7,19 @@ from pathlib import Path
 
 from indexing.cli_common import add_location_options, index_dir_from, settings_from
 from indexing.clip_search import ClipSearchResult, search_video
-from indexing.frame_index import open_frame_index
+from indexing.encoders import get_encoder
+from indexing.frame_index import FrameIndex, open_frame_index
 from indexing.retrieval_eval import evaluate_retrieval
+from indexing.text_search import search_text
 from training.atomic import atomic_write_json
 from training.video import VideoLimits
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
-    search = subparsers.add_parser("search", help="find the indexed clips most like a video")
-    search.add_argument("video", type=Path)
+    search = subparsers.add_parser("search", help="find the indexed clips most like a video, or matching --text")
+    query = search.add_mutually_exclusive_group(required=True)
+    query.add_argument("video", type=Path, nargs="?")
+    query.add_argument("--text", help='a description, e.g. "someone riding a wave" (needs a clip:* index)')
     search.add_argument("--k", type=int, default=10, help="number of neighbour clips")
     search.add_argument("--json", action="store_true", help="print JSON instead of a table")
     search.add_argument("--encoder", help="must match the index (default: the index's own encoder)")
@@ -43,9 +47,13 @@ def format_result(result: ClipSearchResult) -> str:
 
 def run_search(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    index, encoder = open_frame_index(index_dir_from(args), args.encoder)
-    limits = VideoLimits(max_bytes=settings.max_file_bytes, max_duration_s=settings.max_duration_s)
-    result = search_video(index, encoder, args.video, args.k, limits=limits)
+    if args.text is not None:
+        encoder = get_encoder(args.encoder) if args.encoder else None
+        result = search_text(FrameIndex.load(index_dir_from(args)), args.text, args.k, encoder=encoder)
+    else:
+        index, encoder = open_frame_index(index_dir_from(args), args.encoder)
+        limits = VideoLimits(max_bytes=settings.max_file_bytes, max_duration_s=settings.max_duration_s)
+        result = search_video(index, encoder, args.video, args.k, limits=limits)
     print(json.dumps(asdict(result), indent=2) if args.json else format_result(result))
     return 0
 

@@ -100,6 +100,7 @@ class ClipModel:
 def _create(spec: ClipSpec) -> ClipModel:
     source = locate_weights(spec.model, spec.pretrained)
     import open_clip  # seconds to import: only once weights are known to exist
+
     config = source.tag_config
     preprocess = {key: config[key] for key in ("mean", "std") if key in config}
     try:

@@ -42,8 +42,17 @@ class IndexType:
 
 
 def ivf_lists(n_vectors: int) -> int:
-    """About 4*sqrt(N) lists, capped so each list still gets enough training points."""
-    return max(1, min(round(4 * math.sqrt(n_vectors)), n_vectors // _POINTS_PER_LIST))
+    """About sqrt(N) lists, capped so each list still gets enough training points.
+
+    Fewer, longer lists than the usual 4*sqrt(N): with 8-bit codes a probe is cheap, while
+    the flat scan over the centroids would dominate query time at 1M vectors.
+    """
+    return max(1, min(round(math.sqrt(n_vectors)), n_vectors // _POINTS_PER_LIST))
+
+
+def ivf_nprobe(lists: int) -> int:
+    """At least 8 lists, ~0.8% of them at 1M vectors: recall@10 0.98 at 3.5 ms (benchmarks/index.py)."""
+    return min(lists, max(8, math.ceil(lists / 128)))
 
 
 def choose_index_type(kind: str, n_vectors: int, *, nprobe: int | None = None, ef_search: int | None = None):
@@ -52,7 +61,9 @@ def choose_index_type(kind: str, n_vectors: int, *, nprobe: int | None = None, e
         return IndexType("flat", "Flat")
     if kind == "ivf":
         lists = ivf_lists(n_vectors)
-        return IndexType("ivf", f"IVF{lists},Flat", {"nprobe": nprobe or max(1, math.ceil(lists / 16))})
+        # SQ8 stores 1 byte per dimension: 4x less memory and memory traffic than Flat, for a
+        # small loss of ranking precision (about 0.01 recall@10).
+        return IndexType("ivf", f"IVF{lists},SQ8", {"nprobe": nprobe or ivf_nprobe(lists)})
     if kind == "hnsw":
         return IndexType("hnsw", f"HNSW{HNSW_M},Flat", {"efSearch": ef_search or HNSW_EF_SEARCH})
     params = {k: v for k, v in (("nprobe", nprobe), ("efSearch", ef_search)) if v}

@@ -220,7 +220,7 @@ class KnowledgeBase:
         ordered = sorted(zip(own["metadatas"], own["documents"], strict=True), key=lambda pair: pair[0]["order"])
         passages = [Passage(meta["file"], meta["section"], meta["label"], text, 1.0) for meta, text in ordered][:k]
         if len(passages) < k:
-            others = [p for p in self.search(resolved, k) if p.label != resolved]
+            others = [p for p in self.search(resolved, k + len(passages)) if p.label != resolved]
             passages += others[: k - len(passages)]
         return passages
 

@@ -32,9 +32,10 @@ def private_copy(settings: Settings, root: Path) -> Settings:
 
 @contextmanager
 def running_app(settings: Settings) -> Iterator[str]:
-    """The app's URL while it runs (offline answerer, so answers never need the network)."""
+    """The app's URL while it runs; the offline answerer, so answers never need the network."""
     port = free_port()
-    demo = launch_app(settings, host="127.0.0.1", port=port, llm="offline", prevent_thread_lock=True, quiet=True)
+    settings = settings.model_copy(update={"llm_provider": "offline"})
+    demo = launch_app(settings, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.active_checkpoint import set_active_checkpoint
 from indexing.encoders import get_encoder
 from indexing.index_builder import build_frame_index
 from tests.synthetic import MOTIONS, make_synthetic_dataset, motion_frames, write_opencv
@@ -96,16 +97,15 @@ def train_cnn3d(prepared: Path, run_dir: Path) -> Path:
         model="cnn3d", data=str(prepared), epochs=20, batch_size=8, lr=5e-4, crop_size=28, patience=0, progress=False
     )
     train(config, run_dir)
-    return run_dir / "checkpoint.pt"
+    return run_dir
 
 
-def build_data_dir(root: Path) -> Settings:
-    """A complete data directory (checkpoint, frame index, KB) and the settings that point at it."""
-    prepared = prepare_motion_data(root)
+def build_data_dir(root: Path, prepared: Path, cnn3d_run: Path) -> Settings:
+    """A complete data directory (active checkpoint, frame index, KB) and the settings that point at it."""
     settings = Settings(
         data_dir=root / "var", kb_dir=write_kb(root / "kb"), window_s=2.0, llm_provider="offline", num_frames=8
     )
-    train_cnn3d(prepared, settings.runs_dir / "cnn3d_motion")
+    set_active_checkpoint(settings, cnn3d_run)
     build_frame_index(prepared, settings.index_dir, get_encoder(INDEX_ENCODER), frames_per_clip=4)
     return settings
 

@@ -28,22 +28,37 @@ def prepared_synthetic(synthetic_root, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def motion_prepared(tmp_path_factory) -> Path:
+    """Four motion classes x 40 clips (20 groups), 8 frames of 32 px, one cached clip per video."""
+    from tests.assistant_fixtures import prepare_motion_data
+
+    return prepare_motion_data(tmp_path_factory.mktemp("motion"))
+
+
+@pytest.fixture(scope="session")
+def cnn3d_motion_run(motion_prepared, tmp_path_factory) -> Path:
+    """The run folder of a cnn3d trained once on ``motion_prepared``; shared by training and assistant tests."""
+    from tests.assistant_fixtures import train_cnn3d
+
+    return train_cnn3d(motion_prepared, tmp_path_factory.mktemp("runs") / "cnn3d_motion")
+
+
 # ---------------------------------------------------------------------------------------------
 # Assistant (issue 5): a trained motion classifier, its frame index and KB, built once.
 # ---------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
-def assistant_settings(tmp_path_factory):
+def assistant_settings(tmp_path_factory, motion_prepared, cnn3d_motion_run):
     """Settings whose data dir holds a trained cnn3d, a calibrated fusion, a frame index and a KB."""
     from assistant.calibrate import calibrate, save_result
     from assistant.resources import Resources
     from tests.assistant_fixtures import build_data_dir
 
-    root = tmp_path_factory.mktemp("assistant")
-    settings = build_data_dir(root)
+    settings = build_data_dir(tmp_path_factory.mktemp("assistant"), motion_prepared, cnn3d_motion_run)
     resources = Resources.load(settings)
-    save_result(calibrate(root / "prepared", resources, split="val"), resources)
+    save_result(calibrate(motion_prepared, resources, split="val"), resources)
     return settings
 
 

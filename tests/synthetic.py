@@ -30,9 +30,11 @@ def motion_frames(
 ) -> np.ndarray:
     """(T, H, W, 3) uint8 BGR frames of one object following ``motion``."""
     height, width = size
-    background = np.full((height, width, 3), rng.integers(0, 256, 3), dtype=np.uint8)
+    base = rng.integers(0, 256, 3)
+    background = np.full((height, width, 3), base, dtype=np.uint8)
     background = np.clip(background + rng.normal(0, 12, background.shape), 0, 255).astype(np.uint8)
-    colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+    # Every channel differs from the background by 96-160 levels: the bar is always visible.
+    colour = tuple(int(c) for c in (base + rng.integers(96, 161, 3)) % 256)
     length = rng.uniform(0.25, 0.4) * min(height, width)
     angle0 = rng.uniform(0, 180)
     cx, cy = rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height

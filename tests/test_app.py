@@ -70,37 +70,43 @@ def test_follow_ups_continue_the_same_chat(app, query_clips):
     assert {"value": "What could Rotate be confused with?"} in chat[-1]["options"]
 
 
-def test_a_kb_edit_is_quoted_by_the_next_answer(app, query_clips):
+def test_kb_edits_in_the_app_or_outside_are_quoted_by_the_next_answer(app, query_clips):
     session = client(app)
     original = session.predict("fall.md", api_name="/kb_read")[0]
     line = "- Motion: the bar moves straight down at a steady speed."
     assert line in original
     edited = original.replace(line, "- Motion: the bar drops like a stone into a zebra-striped basket.")
     status, _ = session.predict("fall.md", edited, api_name="/kb_save")
-    assert status.startswith("✅ Saved `kb/fall.md`") and "updated 1" in status
+    assert status.startswith("✔ Saved `kb/fall.md`") and "updated 1" in status
     assert "zebra-striped basket" in (app[1].kb_dir / "fall.md").read_text(encoding="utf-8")
 
     reply = ask(client(app), query_clips["Fall"])
     assert "zebra-striped basket" in reply["answer"]
+
+    # An edit made outside the app (in a text editor) is noticed before the next answer.
+    path = app[1].kb_dir / "fall.md"
+    path.write_text(edited.replace("zebra-striped basket", "polka-dot bucket"), encoding="utf-8")
+    reply = ask(client(app), query_clips["Fall"])
+    assert "polka-dot bucket" in reply["answer"] and "zebra-striped basket" not in reply["answer"]
 
 
 def test_a_new_activity_is_found_by_its_labelled_examples(app, tmp_path):
     example = write_checkerboard_clip(tmp_path / "checkerboard_1.avi")
     session = client(app)
     result, status, _ = session.predict([handle_file(str(example))], "Checkerboard", api_name="/add_examples")
-    assert result.startswith("✅ Added 1 clip(s) as **Checkerboard**: checkerboard_1")
+    assert result.startswith("✔ Added 1 clip(s) as **Checkerboard**: checkerboard_1")
     assert "no knowledge-base file for Checkerboard" in result
     assert "labels: Checkerboard, Fall" in status
 
     created = session.predict("Checkerboard", api_name="/kb_new")
-    assert created[3].startswith("✅ Created `kb/checkerboard.md`")
+    assert created[3].startswith("✔ Created `kb/checkerboard.md`")
 
     reply = ask(client(app), example)
     best = reply["gallery"][0]["caption"].split(" · ")
     assert best[0] == "Checkerboard" and float(best[1]) > 0.9
 
     *_, status = session.predict("checkerboard.md", api_name="/kb_delete")
-    assert status.startswith("✅ Deleted `kb/checkerboard.md`") and not (app[1].kb_dir / "checkerboard.md").exists()
+    assert status.startswith("✔ Deleted `kb/checkerboard.md`") and not (app[1].kb_dir / "checkerboard.md").exists()
 
 
 def test_unsafe_names_and_non_videos_are_refused_readably(app, tmp_path):
@@ -142,7 +148,7 @@ def test_library_status_and_switching_the_model(app):
     assert "| knowledge base | ✔ 4 activities" in status and banner == ""
 
     message, active, _ = session.predict("cnn3d_motion", api_name="/set_active")
-    assert message == "✅ Now answering with `cnn3d_motion`." and "**Active:** `cnn3d_motion`" in active
+    assert message == "✔ Now answering with `cnn3d_motion`." and "**Active:** `cnn3d_motion`" in active
     assert (app[1].data_dir / "active_checkpoint.txt").read_text().strip().endswith("cnn3d_motion/checkpoint.pt")
     message, _, _ = session.predict("../cnn3d_motion", api_name="/set_active")
     assert message.startswith("⚠️ '../cnn3d_motion' is not a trained run")

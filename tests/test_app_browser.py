@@ -25,7 +25,7 @@ CHROMIUM_ARGS = [
 pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason="needs /usr/bin/chromium (`make test` installs it)")
 
 
-def test_upload_ask_and_see_the_answer_with_its_evidence(assistant_settings, query_clips, tmp_path):
+def test_upload_ask_see_the_evidence_and_follow_up(assistant_settings, query_clips, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     settings = private_copy(assistant_settings, tmp_path)
@@ -41,13 +41,18 @@ def test_upload_ask_and_see_the_answer_with_its_evidence(assistant_settings, que
             page.locator("#ask").click()
 
             chat = page.locator("#chat")
-            expect(chat).to_contain_text("**Sources:**".strip("*"), timeout=60_000)
+            expect(chat).to_contain_text("Sources:", timeout=60_000)
             expect(chat).to_contain_text("Slide")
             expect(page.locator("#verdict")).to_contain_text("Slide")
             expect(page.locator("#neighbours img").first).to_be_visible(timeout=30_000)
             assert page.locator("#neighbours img").count() >= 5
             expect(page.locator("#passages")).to_contain_text("kb/slide.md")
             page.screenshot(path=str(ARTIFACTS / "app_answer.png"), full_page=True)
+
+            # A suggested follow-up under the answer continues the same chat.
+            page.get_by_role("button", name="How sure are you, and why?").click()
+            expect(chat).to_contain_text("You asked: “How sure are you, and why?”", timeout=60_000)
+            expect(chat).to_contain_text("recognised as Slide")
         finally:
             browser.close()
     assert (ARTIFACTS / "app_answer.png").stat().st_size > 20_000

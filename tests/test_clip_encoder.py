@@ -1,5 +1,6 @@
 """CLIP loading, the off switch, CLIP as a frame encoder and text-to-clip search (tiny real open_clip model)."""
 
+import json
 import logging
 import time
 
@@ -8,16 +9,18 @@ import pytest
 import torch
 from torch import nn
 
+from indexing.__main__ import main
 from indexing.clip_model import ClipSettings, ClipSpec, clear_clip_cache, load_clip
 from indexing.clip_weights import locate_weights
 from indexing.encoders.backbone import BackboneEncoder
 from indexing.encoders.clip import ClipEncoder, clip_encoder, clip_spec_from_name
 from indexing.frame_index import FrameIndex, FrameRecord, FrameSampling
-from indexing.index_builder import build_frame_index, cached_clip_frames
+from indexing.index_builder import cached_clip_frames
 from indexing.index_types import choose_index_type
 from indexing.text_search import search_text
 from tests.clip_fixtures import TINY_ENCODER, register_tiny_clip
 from tests.retrieval_data import prepared_shapes
+from training.cli_support import run_cli
 from training.errors import ArtifactError
 from training.frame_cache import FrameCache
 
@@ -112,14 +115,23 @@ def test_random_weights_are_the_same_in_every_load(encoder):
 
 @pytest.fixture(scope="module")
 def clip_index(encoder, tmp_path_factory):
+    """The shapes set indexed through the CLI with ``--encoder clip:Tiny-CLIP-test:random``."""
     prepared = prepared_shapes(tmp_path_factory.getbasetemp() / "shapes")
-    index = build_frame_index(prepared, tmp_path_factory.mktemp("clip_index"), encoder, frames_per_clip=4)
-    return index, prepared
+    root = tmp_path_factory.mktemp("clip_index")
+    command = ["frames", "--data", str(prepared), "--index-dir", str(root), "--encoder", TINY_ENCODER]
+    assert main([*command, "--frames-per-clip", "4"]) == 0
+    return FrameIndex.load(root), prepared
+
+
+def test_frames_cli_builds_a_clip_index(clip_index):
+    index, prepared = clip_index
+    assert index.encoder_spec["name"] == TINY_ENCODER and index.manifest["dim"] == 32
+    assert len(index.clip_ids()) == len(FrameCache(prepared).rows("train")) and index.sampling.per_clip == 4
 
 
 def test_text_search_ranks_clips_by_their_best_frame(encoder, clip_index):
     index, prepared = clip_index
-    result = search_text(FrameIndex.load(index.root), "a red disc on a grey background", k=5, encoder=encoder)
+    result = search_text(index, "a red disc on a grey background", k=5, encoder=encoder)
     # The same ranking computed directly: best cosine over each indexed clip's frames.
     text = encoder.encode_text(["a red disc on a grey background"])[0]
     cache = FrameCache(prepared)
@@ -131,10 +143,20 @@ def test_text_search_ranks_clips_by_their_best_frame(encoder, clip_index):
     assert result.encoder == TINY_ENCODER and sum(result.vote.values()) == pytest.approx(1.0)
 
 
-def test_text_search_refuses_an_index_without_a_text_side(tmp_path):
-    colour = BackboneEncoder(
-        "mean_colour", nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()), 3, image_size=8, mean=(0.5,) * 3, std=(0.5,) * 3
-    )
+def test_search_cli_answers_text_queries(clip_index, capsys):
+    capsys.readouterr()
+    command = ["search", "--text", "someone riding a wave", "--index-dir", str(clip_index[0].root), "--k", "3"]
+    assert main([*command, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["encoder"] == TINY_ENCODER and len(result["neighbours"]) == 3
+    expected = search_text(clip_index[0], "someone riding a wave", k=3)
+    assert [n["clip_id"] for n in result["neighbours"]] == [n.clip_id for n in expected.neighbours]
+    assert main(command) == 0 and "vote:" in capsys.readouterr().out
+
+
+def test_text_search_refuses_an_index_without_a_text_side(tmp_path, capsys):
+    pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())  # a real encoder of mean colour: no text side
+    colour = BackboneEncoder("mean_colour", pool, 3, image_size=8, mean=(0.5,) * 3, std=(0.5,) * 3)
     frames = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
     vectors = colour.encode(frames)
     index = FrameIndex.create(tmp_path, colour, choose_index_type("flat", 2), vectors, sampling=FrameSampling(2, 8))
@@ -142,6 +164,8 @@ def test_text_search_refuses_an_index_without_a_text_side(tmp_path):
     index.save()
     with pytest.raises(ArtifactError, match="'mean_colour', which has no text side.*--encoder clip:ViT-B-32"):
         search_text(FrameIndex.load(tmp_path), "a red disc")
+    assert run_cli(main, ["search", "--text", "a red disc", "--index-dir", str(tmp_path)]) == 1
+    assert "has no text side" in capsys.readouterr().err
 
 
 def test_text_search_refuses_other_clip_weights(encoder, clip_index, tiny, tmp_path):

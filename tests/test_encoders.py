@@ -58,6 +58,13 @@ def test_similar_images_are_closer_than_unrelated_ones(encoder):
     assert v[0] @ v[1] > v[0] @ v[2] + 0.05
 
 
+def test_bf16_option_is_named_and_stays_close_to_float32(encoder, frames):
+    fast = get_encoder(TEST_ENCODER + "+bf16")
+    assert fast.name == "effnet_lite0@96+bf16" and fast.spec != encoder.spec
+    cosine = np.sum(fast.encode(frames) * encoder.encode(frames), axis=1)
+    assert cosine.min() > 0.99
+
+
 def test_rejects_wrong_frame_format(encoder):
     with pytest.raises(ValueError, match="uint8"):
         encoder.encode(np.zeros((2, 32, 32, 3), dtype=np.float32))

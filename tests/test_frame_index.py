@@ -12,7 +12,7 @@ from indexing.clip_search import search_clip
 from indexing.encoders import get_encoder
 from indexing.frame_index import FrameIndex, open_frame_index
 from indexing.index_builder import add_videos, cached_clip_frames, remove_clips
-from indexing.index_types import choose_index_type
+from indexing.index_types import choose_index_type, create_index
 from tests.retrieval_data import TEST_ENCODER, prepared_shapes, shapes_index
 from training.errors import ArtifactError
 from training.frame_cache import FrameCache
@@ -169,3 +169,17 @@ def test_approximate_indexes_find_own_clip_and_support_remove(built, cache, tmp_
 def test_loading_a_missing_index_says_how_to_build_one(tmp_path):
     with pytest.raises(ArtifactError, match="python -m indexing frames"):
         FrameIndex.load(tmp_path / "nothing")
+
+
+def test_index_types_are_sized_for_the_library():
+    assert choose_index_type("flat", 10).factory == "Flat"
+    ivf = choose_index_type("ivf", 1_000_000)
+    assert (ivf.factory, ivf.params) == ("IVF1000,SQ8", {"nprobe": 8})
+    assert choose_index_type("ivf", 400).factory == "IVF10,SQ8"  # >= 40 training points per list
+    assert choose_index_type("hnsw", 10, ef_search=64).params == {"efSearch": 64}
+    custom = choose_index_type("IVF16,Flat", 1000, nprobe=4)
+    assert (custom.kind, custom.factory, custom.params) == ("factory", "IVF16,Flat", {"nprobe": 4})
+    with pytest.raises(ArtifactError, match="needs at least 16 vectors"):
+        create_index(custom, 8, np.zeros((5, 8), dtype=np.float32))
+    with pytest.raises(ArtifactError, match="cannot build index type"):
+        create_index(choose_index_type("NoSuchIndex", 10), 8, np.zeros((0, 8), dtype=np.float32))

@@ -192,6 +192,9 @@ class Trainer:
         self.config, self.run_dir = config, Path(run_dir)
         self.cache = FrameCache(config.data)
         self.classes = self.cache.classes
+        saved = load_checkpoint(self.run_dir / LAST) if resume else None
+        if saved is not None:
+            check_classes(saved["classes"], self.classes, f"the data in {config.data}")
         self.device = pick_device(config.device)
         self.amp = amp_enabled(self.device, config.amp)
         self.preprocessing = preprocessing_for(config, self.cache)
@@ -230,8 +233,8 @@ class Trainer:
         self.scheduler = _scheduler(config.scheduler, self.optimizer, config.epochs)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
         self.state = TrainState()
-        if resume:
-            self._restore()
+        if saved is not None:
+            self._restore(saved)
         self._write_args(argv or sys.argv, resume)
 
     # -- persistence -------------------------------------------------------------------------
@@ -275,9 +278,7 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
         }
 
-    def _restore(self) -> None:
-        record = load_checkpoint(self.run_dir / LAST)
-        check_classes(record["classes"], self.classes, f"the data in {self.config.data}")
+    def _restore(self, record: dict[str, Any]) -> None:
         if record["model"]["name"] != self.config.model or record["model"]["kwargs"] != self.model_kwargs:
             raise ArtifactError(f"{self.run_dir / LAST} was saved for another model configuration.")
         saved = record.get("training_state")

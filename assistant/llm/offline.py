@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator, Sequence
 
 from assistant.evidence import Evidence, KbPassage
-from assistant.timeline import dominant_segment_label
+from assistant.timeline import dominant_segment_label, labels_by_duration
 
 BANNER = (
     "*Offline answerer: this reply was written from the evidence by the assistant's built-in "
@@ -102,6 +102,11 @@ def timeline_labels(evidence: Evidence) -> list[str]:
     return list(dict.fromkeys(s.label for s in evidence.timeline if s.label))
 
 
+def zero_shot_only(evidence: Evidence, label: str | None) -> bool:
+    """True when ``label`` was scored by CLIP zero-shot matching alone (no class, no example clips)."""
+    return evidence.zero_shot is not None and label in evidence.zero_shot.only_labels
+
+
 def _heading(evidence: Evidence) -> str:
     labels = timeline_labels(evidence)
     if len(labels) > 1:
@@ -109,6 +114,8 @@ def _heading(evidence: Evidence) -> str:
     verdict = evidence.verdict
     if verdict.is_unknown:
         return "### Not a known activity"
+    if zero_shot_only(evidence, verdict.label):
+        return f"### {verdict.label}: a zero-shot match ({percent(verdict.confidence)}), not confirmed"
     return f"### {verdict.label}: {confidence_words(verdict.confidence)} confidence ({percent(verdict.confidence)})"
 
 
@@ -136,6 +143,8 @@ def _classifier_sentence(evidence: Evidence, label: str) -> str | None:
     where = f"The classifier ({code(part.model)}, checkpoint {code(part.checkpoint_name)})"
     if top.label == label:
         return f"{where} ranks {label} first with {percent(top.probability)}."
+    if zero_shot_only(evidence, label):
+        return f"{where} was not trained on {label}; its own first choice is {top.label} ({percent(top.probability)})."
     mine = f"{percent(scores[label])}" if label in scores else "less than its top choices"
     return f"{where} prefers {top.label} ({percent(top.probability)}) and gives {label} {mine}."
 
@@ -160,14 +169,42 @@ def _retrieval_sentence(evidence: Evidence, label: str, citations: _Citations) -
     )
 
 
+def zero_shot_trust(probability: float) -> str:
+    """How much a zero-shot-only label deserves: never more than a likely but unconfirmed answer."""
+    if probability >= 0.8:
+        return "as likely but unconfirmed"
+    if probability >= 0.5:
+        return "as a plausible guess"
+    return "as a hint only"
+
+
+def _zero_shot_sentence(evidence: Evidence, label: str) -> str | None:
+    part = evidence.zero_shot
+    if part is None or not zero_shot_only(evidence, label):
+        return None
+    random = " (random weights: these scores mean nothing)" if part.model.endswith(":random") else ""
+    return (
+        f"This label comes only from zero-shot matching: CLIP ({code(part.model)}{random}) compared the frames "
+        f"with the knowledge base's words for each activity and gave {label} {percent(evidence.verdict.confidence)}. "
+        f"No trained class and no example clip of {label} confirm it, so treat it "
+        f"{zero_shot_trust(evidence.verdict.confidence)}: matching single frames to words ignores motion and is "
+        f"less reliable than a trained class. A few labelled example clips "
+        f"({code(f'python -m indexing add <videos> --label {label}')}) would let the library check it."
+    )
+
+
 def _known_summary(evidence: Evidence, citations: _Citations) -> str:
     verdict = evidence.verdict
     label = verdict.label or ""
     sentences = [f"The clip most likely shows **{label}**."]
-    for sentence in (_classifier_sentence(evidence, label), _retrieval_sentence(evidence, label, citations)):
+    for sentence in (
+        _zero_shot_sentence(evidence, label),
+        _classifier_sentence(evidence, label),
+        _retrieval_sentence(evidence, label, citations),
+    ):
         if sentence:
             sentences.append(sentence)
-    if evidence.classifier and evidence.retrieval:
+    if evidence.classifier and evidence.retrieval and not zero_shot_only(evidence, label):
         sentences.append(f"Combining both gives {label} {percent(verdict.confidence)}.")
     return " ".join(sentences)
 
@@ -265,7 +302,7 @@ def clip_answer(evidence: Evidence) -> list[str]:
     verdict = evidence.verdict
     if len(timeline_labels(evidence)) > 1:
         blocks.append(_changing_summary(evidence))
-        blocks.extend(_looks_block(evidence, label, citations) for label in timeline_labels(evidence)[:2])
+        blocks.extend(_looks_block(evidence, label, citations) for label in labels_by_duration(evidence.timeline)[:2])
     elif verdict.is_unknown or not verdict.label:
         blocks.append(_unknown_summary(evidence, citations))
     else:

@@ -32,7 +32,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     settings = assistant.settings
     editor = KbEditor(KnowledgeBase(settings.kb_dir, settings.chroma_dir))
     library = LibraryTab(assistant, editor)
-    with gr.Blocks(title=TITLE) as demo:
+    # Uploaded videos (and their previews) leave gradio's cache a day after upload.
+    with gr.Blocks(title=TITLE, delete_cache=(3600, 86400)) as demo:
         gr.Markdown(
             f"## {TITLE}\nDrop in a short video and ask what is happening. The answer cites the classifier, "
             "the most similar known clips and the knowledge base; follow-up questions continue the chat."
@@ -56,12 +57,11 @@ def launch_app(
     host: str = "127.0.0.1",
     port: int | None = 7860,
     auth: tuple[str, str] | None = None,
-    llm: str | None = None,
     prevent_thread_lock: bool = False,
     quiet: bool = False,
 ) -> gr.Blocks:
     """Load the assistant (syncing the KB), build the page and serve it; returns the running app."""
-    assistant = Assistant(settings, llm=llm)
+    assistant = Assistant(settings)
     demo = build_app(assistant)
     demo.queue(default_concurrency_limit=CONCURRENCY)
     demo.launch(

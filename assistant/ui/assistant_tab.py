@@ -145,7 +145,7 @@ class AssistantTab:
                 video = gr.Video(sources=["upload", "webcam"], label="Clip", height=260, elem_id="clip")
                 chatbot = gr.Chatbot(
                     label="Conversation",
-                    height=520,
+                    height=600,
                     placeholder="Upload a clip and press **Ask**. The answer streams here, with its sources.",
                     buttons=["copy", "copy_all"],
                     elem_id="chat",

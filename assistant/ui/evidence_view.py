@@ -49,6 +49,8 @@ def verdict_markdown(evidence: Evidence) -> str:
         sources.append(f"classifier `{evidence.classifier.model}` ({evidence.classifier.checkpoint_name})")
     if evidence.retrieval:
         sources.append(f"{len(evidence.retrieval.neighbours)} similar clips ({evidence.retrieval.encoder})")
+    if evidence.zero_shot:
+        sources.append(f"zero-shot CLIP matching ({evidence.zero_shot.model})")
     if evidence.kb_passages:
         sources.append(f"{len(evidence.kb_passages)} KB passages")
     took = sum(evidence.timings_ms.values())

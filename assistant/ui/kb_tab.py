@@ -51,6 +51,8 @@ class KbTab:
         return text, preview_markdown(text), f"Editing `{self.editor.kb_dir.name}/{name}`."
 
     def save(self, name: str, text: str) -> tuple[str, gr.Dropdown]:
+        if not name:
+            return refused("Choose a file, or type a new name ending in .md, before saving."), self.file_list()
         try:
             report = self.editor.save(name, text)
         except KnowledgeBaseError as error:
@@ -66,18 +68,18 @@ class KbTab:
         status = done(f"Created `{self.editor.kb_dir.name}/{name}` from the template; fill in the sections and save.")
         return self.file_list(name), text, preview_markdown(text), status
 
-    def delete(self, name: str) -> tuple[gr.Dropdown, str, str, str, gr.Row]:
+    def delete(self, name: str) -> tuple[gr.Dropdown, str, str, str, gr.Group]:
         try:
             report = self.editor.delete(name)
         except KnowledgeBaseError as error:
-            return self.file_list(name), gr.skip(), gr.skip(), refused(error), gr.Row(visible=False)
+            return self.file_list(name), gr.skip(), gr.skip(), refused(error), gr.Group(visible=False)
         status = done(f"Deleted `{self.editor.kb_dir.name}/{name}`; {synced(report)}.")
-        return self.file_list(), "", preview_markdown(""), status, gr.Row(visible=False)
+        return self.file_list(), "", preview_markdown(""), status, gr.Group(visible=False)
 
-    def ask_to_delete(self, name: str) -> tuple[gr.Row, str]:
+    def ask_to_delete(self, name: str) -> tuple[gr.Group, str]:
         if not name:
-            return gr.Row(visible=False), refused("Choose a file to delete first.")
-        return gr.Row(visible=True), f"Delete `{self.editor.kb_dir.name}/{name}` for good?"
+            return gr.Group(visible=False), refused("Choose a file to delete first.")
+        return gr.Group(visible=True), f"Delete `{self.editor.kb_dir.name}/{name}` for good?"
 
     # -- layout ---------------------------------------------------------------------------------
     def render(self, tab: gr.Tab) -> None:
@@ -100,10 +102,11 @@ class KbTab:
                 new_label = gr.Textbox(label="New activity (dataset class name)", placeholder="RopeClimbing")
                 new_button = gr.Button("New from template", size="sm")
                 delete_button = gr.Button("Delete file…", variant="stop", size="sm")
-                with gr.Row(visible=False) as confirm_row:
-                    confirm_text = gr.Markdown()
-                    confirm_button = gr.Button("Yes, delete", variant="stop", size="sm")
-                    cancel_button = gr.Button("Cancel", size="sm")
+                with gr.Group(visible=False) as confirm_box:
+                    confirm_text = gr.Markdown(padding=True)
+                    with gr.Row():
+                        confirm_button = gr.Button("Yes, delete", variant="stop", size="sm")
+                        cancel_button = gr.Button("Cancel", size="sm")
             with gr.Column(scale=5):
                 editor = gr.Code(
                     language="markdown", lines=26, max_lines=40, wrap_lines=True, label="Markdown", elem_id="kb-editor"
@@ -119,6 +122,6 @@ class KbTab:
         new_button.click(self.create, new_label, [files, editor, preview, status], api_name="kb_new")
         reload_button.click(self.file_list, files, files, api_visibility="private")
         tab.select(self.file_list, files, files, api_visibility="private")
-        delete_button.click(self.ask_to_delete, files, [confirm_row, confirm_text], api_visibility="private")
-        cancel_button.click(lambda: gr.Row(visible=False), None, confirm_row, api_visibility="private")
-        confirm_button.click(self.delete, files, [files, editor, preview, status, confirm_row], api_name="kb_delete")
+        delete_button.click(self.ask_to_delete, files, [confirm_box, confirm_text], api_visibility="private")
+        cancel_button.click(lambda: gr.Group(visible=False), None, confirm_box, api_visibility="private")
+        confirm_button.click(self.delete, files, [files, editor, preview, status, confirm_box], api_name="kb_delete")

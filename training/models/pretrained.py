@@ -73,9 +73,7 @@ def resolve_weights(
     if mode == "yes":
         if url is None:
             where = f" (expected at {local_path})" if local_path else ""
-            raise ArtifactError(
-                f"No pretrained weights for {model_name!r}{where}; use --pretrained auto or no."
-            )
+            raise ArtifactError(f"No pretrained weights for {model_name!r}{where}; use --pretrained auto or no.")
         return _download(url, local_path or hub_cache_path(url))
     if has_weights:
         log.warning(

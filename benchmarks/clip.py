@@ -1,0 +1,99 @@
+"""CLIP ViT-B-32 on the CPU: image-embedding throughput, the text cache, and what zero-shot adds to an answer.
+
+Weights: random (``clip:ViT-B-32:random``). Pretrained OpenCLIP weights cannot be downloaded
+here; random weights run exactly the same operations, so every timing holds for the real
+model, while the scores themselves mean nothing.
+
+Figures: frames/s of the image tower (frames at the 128 px of the frame cache, resized to 224)
+at several batch sizes, next to EfficientNet-Lite0 (the offline default frame encoder); the
+text-embedding build for the activities in ``kb/`` (cold: every prompt through the text
+tower; warm: read back from the disk cache); and the zero-shot step of one answer about the
+10 s clip of ``benchmarks/answer.py``, decoded into the same overlapping 4 s windows.
+
+    python benchmarks/clip.py [--threads 2] [--repeats 5]
+"""
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from assistant.zeroshot import MAX_FRAMES, ZeroShotScorer, activity_names, prompts_for  # noqa: E402
+from benchmarks.answer import make_clip  # noqa: E402
+from indexing.clip_model import ClipSpec  # noqa: E402
+from indexing.encoders import get_encoder  # noqa: E402
+from tests.clip_fixtures import kb_entries  # noqa: E402
+from training.settings import Settings  # noqa: E402
+from training.video import decode_windows  # noqa: E402
+
+SPEC = ClipSpec("ViT-B-32", "random")
+BATCHES = (1, 8, 32)
+KB_DIR = Path(__file__).resolve().parents[1] / "kb"
+
+
+def median_ms(action, repeats: int) -> float:
+    action()  # warm-up: allocation, oneDNN kernel choice
+    return statistics.median(timed_ms(action) for _ in range(repeats))
+
+
+def throughput(encoder, batch: int, repeats: int) -> float:
+    frames = np.random.default_rng(0).integers(0, 256, (batch, 128, 128, 3), dtype=np.uint8)
+    encoder.batch_size = batch
+    return batch / median_ms(lambda: encoder.encode(frames), repeats) * 1000.0
+
+
+def timed_ms(action) -> float:
+    started = time.perf_counter()
+    action()
+    return (time.perf_counter() - started) * 1000.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
+    print(f"CLIP {SPEC.model} with RANDOM weights (pretrained weights are not downloadable here; same cost); "
+          f"{args.threads} threads, median of {args.repeats}")  # fmt: skip
+
+    scorer = ZeroShotScorer.load(SPEC, tempfile.mkdtemp())
+    effnet = get_encoder("effnet_lite0")
+    print("\n| encoder | input | " + " | ".join(f"batch {b} (frames/s)" for b in BATCHES) + " |")
+    print("|---|---|" + "---|" * len(BATCHES))
+    for name, encoder in ((scorer.name, scorer.encoder), (effnet.name, effnet)):
+        rates = [throughput(encoder, batch, args.repeats) for batch in BATCHES]
+        print(f"| {name} | {encoder.image_size} px | " + " | ".join(f"{rate:.1f}" for rate in rates) + " |")
+    scorer.encoder.batch_size = 8
+
+    entries = kb_entries(KB_DIR)
+    prompts = sum(len(prompts_for(activity_names(entry))) for entry in entries.values())
+    with tempfile.TemporaryDirectory() as folder:
+        cold = timed_ms(lambda: ZeroShotScorer(scorer.encoder, folder).text_vectors(entries))
+        warm = timed_ms(lambda: ZeroShotScorer(scorer.encoder, folder).text_vectors(entries))
+    print(f"\ntext embeddings of {len(entries)} KB activities ({prompts} prompts): cold {cold:.0f} ms "
+          f"(text tower), warm {warm:.1f} ms (disk cache, as in a new process)")  # fmt: skip
+
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings()
+        stride = settings.window_s / 2
+        windows = decode_windows(make_clip(Path(folder)), settings.window_s, stride, settings.num_frames, 128).clips
+    scorer.text_vectors(entries)  # cached, as in a running app
+    per_answer = median_ms(lambda: [scorer.score(w.frames, entries) for w in windows], args.repeats)
+    per_window = median_ms(lambda: scorer.score(windows[0].frames, entries), args.repeats)
+    print(f"zero-shot step of one answer (10 s clip, {len(windows)} windows of {settings.window_s:g} s, "
+          f"{MAX_FRAMES} of {settings.num_frames} frames each): {per_answer:.0f} ms; "
+          f"one window: {per_window:.0f} ms")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
