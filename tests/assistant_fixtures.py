@@ -5,11 +5,11 @@ index of its training clips, a knowledge base whose activities are those motions
 query clips the model has never seen. Built once per test session by ``tests/conftest.py``.
 """
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 
-from assistant.active_checkpoint import set_active_checkpoint
 from indexing.encoders import get_encoder
 from indexing.index_builder import build_frame_index
 from tests.synthetic import MOTIONS, make_synthetic_dataset, motion_frames, write_opencv
@@ -101,11 +101,11 @@ def train_cnn3d(prepared: Path, run_dir: Path) -> Path:
 
 
 def build_data_dir(root: Path, prepared: Path, cnn3d_run: Path) -> Settings:
-    """A complete data directory (active checkpoint, frame index, KB) and the settings that point at it."""
+    """A complete data directory (a copy of the trained run, a frame index, a KB) and its settings."""
     settings = Settings(
         data_dir=root / "var", kb_dir=write_kb(root / "kb"), window_s=2.0, llm_provider="offline", num_frames=8
     )
-    set_active_checkpoint(settings, cnn3d_run)
+    shutil.copytree(cnn3d_run, settings.runs_dir / cnn3d_run.name)
     build_frame_index(prepared, settings.index_dir, get_encoder(INDEX_ENCODER), frames_per_clip=4)
     return settings
 

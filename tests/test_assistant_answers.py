@@ -34,16 +34,10 @@ def headings(answer: str) -> list[str]:
 
 
 def test_evidence_names_the_right_activity_for_each_unseen_clip(evidences, assistant_resources):
-    named = 0
     for label, evidence in evidences.items():
+        assert evidence.verdict.label == label, evidence.verdict
+        assert not evidence.verdict.is_unknown
         assert evidence.fused[0].label == label, evidence.fused
-        # Frame retrieval on these clips matches colours, not motion: an unseen clip whose colours
-        # no indexed clip shares may be called unknown, but only for that stated reason.
-        if evidence.verdict.is_unknown:
-            assert "the most similar indexed clip has similarity" in evidence.verdict.reason
-        else:
-            assert evidence.verdict.label == label, evidence.verdict
-            named += 1
         assert evidence.classifier.top_k[0].label == label
         assert evidence.classifier.model == "cnn3d"
         assert len(evidence.retrieval.neighbours) == 10
@@ -55,7 +49,6 @@ def test_evidence_names_the_right_activity_for_each_unseen_clip(evidences, assis
         assert not evidence.missing and not evidence.timeline
         # The evidence is plain data: it survives a JSON round trip unchanged.
         assert Evidence.model_validate(json.loads(evidence.model_dump_json())) == evidence
-    assert named >= 3
 
 
 def test_offline_answer_explains_the_activity_and_cites_real_kb_sections(assistant, evidences, assistant_settings):
@@ -92,7 +85,8 @@ def test_missing_checkpoint_and_index_still_give_a_sensible_answer(tmp_path, ass
     assistant = Assistant(settings)
     evidence = assistant.analyse(query_clips["Slide"])
     assert evidence.classifier is None and evidence.retrieval is None
-    assert {m.name for m in evidence.missing} == {"classifier", "frame index"}
+    # With nothing trained or indexed, only CLIP could score the KB's activities; its weights are not here.
+    assert {m.name for m in evidence.missing} == {"classifier", "frame index", "zero-shot"}
     assert evidence.verdict.is_unknown
     answer = assistant.answer(DEFAULT_QUESTION, evidence)
     assert "### Not a known activity" in answer

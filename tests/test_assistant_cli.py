@@ -40,9 +40,8 @@ def test_ask_on_a_folder_writes_one_json_line_per_video(assistant_settings, quer
         assert record["answer"].startswith("*Offline answerer")
 
 
-def test_calibrate_prints_accuracies_side_by_side_and_stores_them(assistant_settings, capsys):
-    prepared = assistant_settings.data_dir.parent / "prepared"
-    assert main([*_global_options(assistant_settings), "calibrate", "--data", str(prepared)]) == 0
+def test_calibrate_prints_accuracies_side_by_side_and_stores_them(assistant_settings, motion_prepared, capsys):
+    assert main([*_global_options(assistant_settings), "calibrate", "--data", str(motion_prepared)]) == 0
     out = capsys.readouterr().out
     for row in ("classifier only", "retrieval only", "fused (weight"):
         assert re.search(rf"{re.escape(row)}.*\s0\.\d{{3}}|{re.escape(row)}.*\s1\.000", out), row
