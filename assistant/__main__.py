@@ -11,7 +11,7 @@ import sys
 
 from assistant import cli_ask, cli_calibrate, cli_setup, cli_zeroshot
 from assistant.cli_common import add_global_options
-from training.cli_support import run_cli
+from training.cli_support import dispatch, run_cli
 
 COMMAND_MODULES = [cli_ask, cli_calibrate, cli_setup, cli_zeroshot]
 
@@ -21,11 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m assistant", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add_global_options(parser)
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    for module in COMMAND_MODULES:
-        module.add_subcommands(subparsers)
-    args = parser.parse_args(argv)
-    return args.handler(args)
+    return dispatch(parser, COMMAND_MODULES, argv)
 
 
 if __name__ == "__main__":

@@ -4,18 +4,13 @@ import argparse
 import sys
 
 from training import cli_prepare, cli_train
-from training.cli_support import run_cli
+from training.cli_support import dispatch, run_cli
 
 COMMAND_MODULES = [cli_prepare, cli_train]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    for module in COMMAND_MODULES:
-        module.add_subcommands(subparsers)
-    args = parser.parse_args(argv)
-    return args.handler(args)
+    return dispatch(argparse.ArgumentParser(prog="python -m training", description=__doc__), COMMAND_MODULES, argv)
 
 
 if __name__ == "__main__":
