@@ -20,6 +20,7 @@ from assistant.retrieval import embed_windows
 from assistant.text_embedding_cache import CACHE_DIR, TextEmbeddingCache
 from indexing.clip_model import ClipSpec, load_clip
 from indexing.encoders.clip import ClipEncoder
+from indexing.index_builder import frame_selection
 from indexing.knowledge_base import KbEntry
 from training.video import Clip
 
@@ -68,13 +69,6 @@ def softmax_scores(image_vectors: np.ndarray, text_vectors: np.ndarray, logit_sc
     return logits / logits.sum()
 
 
-def spread_frames(frames: np.ndarray, limit: int = MAX_FRAMES) -> np.ndarray:
-    """At most ``limit`` frames, evenly spaced over the clip."""
-    if len(frames) <= limit:
-        return frames
-    return frames[np.linspace(0, len(frames) - 1, limit).round().astype(int)]
-
-
 class ZeroShotScorer:
     """Scores clips against the KB's activities with one CLIP model; text vectors are cached."""
 
@@ -118,7 +112,7 @@ class ZeroShotScorer:
 
     def score(self, frames: np.ndarray, entries: Mapping[str, KbEntry]) -> dict[str, float]:
         """label -> probability for uint8 frames (T, H, W, 3), from up to ``MAX_FRAMES`` of them."""
-        return self.score_vectors(self.encoder.encode(spread_frames(frames)), entries)
+        return self.score_vectors(self.encoder.encode(frames[frame_selection(len(frames), MAX_FRAMES)]), entries)
 
     def score_windows(self, windows: Sequence[Clip], entries: Mapping[str, KbEntry]) -> list[dict[str, float]]:
         """One score map per window of a video, from about ``MAX_FRAMES`` frames spread over all of them."""

@@ -21,7 +21,7 @@ import torch
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from torch import nn
 
-from indexing.clip_weights import RANDOM, locate_weights
+from indexing.clip_weights import locate_weights
 from training.errors import ArtifactError
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,3 @@ def load_clip(spec: ClipSpec) -> ClipModel:
 def clear_clip_cache() -> None:
     """Forget loaded models and failures (after weights were copied in, for instance)."""
     _loaded.clear()
-
-
-def is_random(spec: ClipSpec) -> bool:
-    return spec.pretrained == RANDOM

@@ -27,8 +27,8 @@ URL_CACHE = Path("~/.cache/clip")  # open_clip's download folder for URL-hosted 
 HUB_WEIGHT_PATTERNS = ("open_clip_*", "pytorch_model.bin")
 PROBE_TIMEOUT_S = 0.5
 FIX = (
-    "Put the weights file on this machine and pass --clip-weights PATH (or set ACTIVITY_CLIP_WEIGHTS), "
-    "or copy it into the Hugging Face cache, or run once with internet access."
+    "Put the weights file on this machine and set ACTIVITY_CLIP_WEIGHTS=PATH (or pass --clip-weights PATH, or "
+    "name it in the encoder: clip:<model>:PATH), copy it into the Hugging Face cache, or run once online."
 )
 
 

@@ -1,6 +1,7 @@
 """Clip search and retrieval-as-classifier on real videos, plus the CLI around them."""
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -110,3 +111,20 @@ def test_motion_dataset_index_finds_each_clip_itself(prepared_synthetic, tmp_pat
     for row in cache.rows("train")[::9]:
         top = search_clip(index, encoder, cached_clip_frames(cache, row, 1)[0], k=1).neighbours[0]
         assert top.clip_id == row.clip_id and top.score == pytest.approx(1.0, abs=1e-4)
+
+
+def test_cli_builds_evaluates_adds_and_removes(shapes_base, tmp_path, capsys):
+    prepared = prepared_shapes(shapes_base)
+    index_dir = str(tmp_path / "cli_index")
+    common = ["--index-dir", index_dir]
+    assert main(["frames", "--data", str(prepared), "--encoder", TEST_ENCODER, "--frames-per-clip", "1", *common]) == 0
+    assert "indexed 24 frames of 24 clips (4 classes)" in capsys.readouterr().out
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", "--data", str(prepared), "--k", "3", "--out", str(out), *common]) == 0
+    report = json.loads(out.read_text())
+    assert report["num_samples"] == 16 and report["k"] == 3 and report["accuracy"] >= 0.75
+    video = FrameCache(prepared).rows("test")[0].path
+    assert main(["add", "--label", "Mine", video, *common]) == 0
+    assert "index holds 25 frames" in capsys.readouterr().out
+    assert main(["remove", Path(video).stem, *common]) == 0
+    assert "removed 1 frame vector(s) of 1 clip(s); index holds 24 frames" in capsys.readouterr().out

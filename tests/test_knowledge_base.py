@@ -5,6 +5,7 @@ import textwrap
 
 import pytest
 
+from indexing.__main__ import main
 from indexing.front_matter import split_front_matter
 from indexing.knowledge_base import KnowledgeBase
 from indexing.markdown_chunks import chunk_markdown
@@ -175,3 +176,12 @@ def test_changed_since_sync_notices_a_touched_file(kb):
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     assert kb.changed_since_sync()
     assert kb.sync().unchanged == 7  # touched, not changed: nothing re-embedded
+
+
+def test_cli_syncs_and_answers(kb, tmp_path, capsys):
+    args = ["kb", "--kb-dir", str(kb.kb_dir), "--data-dir", str(tmp_path / "var")]
+    assert main([*args, "--search", "what do pianists sit on?", "--k", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "added 7, updated 0, deleted 0, unchanged 0" in out and "playing_piano.md > " in out
+    assert main(args) == 0
+    assert "unchanged 7" in capsys.readouterr().out

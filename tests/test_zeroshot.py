@@ -1,10 +1,13 @@
 """Zero-shot scoring of KB activities with a tiny real open_clip model: prompts, text cache, scores, evaluation."""
 
+import json
 import shutil
+import time
 
 import numpy as np
 import pytest
 
+from assistant.__main__ import main
 from assistant.evidence import ClassifierPart, Evidence, VideoSummary, ZeroShotPart
 from assistant.evidence_text import evidence_summary
 from assistant.fusion import DEFAULT_FUSION, decide, fuse, ranked, with_zero_shot
@@ -18,10 +21,14 @@ from assistant.ui.evidence_view import verdict_markdown
 from assistant.zeroshot import PROMPTS, ZeroShotScorer, activity_names, label_words, softmax_scores
 from assistant.zeroshot_eval import evaluate_zero_shot
 from indexing.encoders.clip import clip_encoder
+from indexing.index_builder import build_frame_index, frame_selection
 from indexing.knowledge_base import KbEntry
 from tests.clip_fixtures import TINY_CLIP, TINY_ENCODER, kb_entries, register_tiny_clip, unit, write_kb_file
-from tests.retrieval_data import SHAPES, prepared_shapes
+from tests.retrieval_data import SHAPES, prepared_shapes, shape_frames
+from tests.synthetic import write_opencv
+from training.cli_support import run_cli
 from training.frame_cache import FrameCache
+from training.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +122,8 @@ def test_scores_are_probabilities_over_the_kb_activities(encoder, tmp_path):
     scores = scorer.score(frames, entries)
     assert list(scores) == ["Diving", "Surfing", "Swing"] and sum(scores.values()) == pytest.approx(1.0)
     # Up to eight frames spread over the clip, exactly as scoring their vectors directly.
-    chosen = frames[np.linspace(0, 19, 8).round().astype(int)]
+    chosen = frames[frame_selection(20, 8)]
+    assert len(chosen) == 8
     _, text = scorer.text_vectors(entries)
     direct = softmax_scores(encoder.encode(chosen), text, encoder.clip.logit_scale)
     np.testing.assert_allclose(list(scores.values()), direct, rtol=1e-5)
@@ -200,45 +208,80 @@ def test_answers_say_when_a_label_comes_only_from_zero_shot_matching():
     assert "zero-shot CLIP matching (clip:ViT-B-32:laion2b_s34b_b79k)" in verdict_markdown(evidence)
 
 
-# -- gathering evidence with the real classifier, index and KB ---------------------------------
+# -- gathering evidence: a CLIP frame index of the shapes, their KB files, and one new KB file ----
+
+
+@pytest.fixture(scope="module")
+def shapes_library(encoder, tmp_path_factory):
+    """(index dir, query video): the shapes' training clips indexed with the tiny CLIP, plus an unseen clip."""
+    prepared = prepared_shapes(tmp_path_factory.getbasetemp() / "shapes")
+    root = tmp_path_factory.mktemp("shapes_library")
+    build_frame_index(prepared, root / "frame_index", encoder, frames_per_clip=4)
+    query = write_opencv(root / "query.avi", shape_frames("RedDisc", np.random.default_rng(99)))
+    return root / "frame_index", query
 
 
 @pytest.fixture
-def juggle_settings(tmp_path, assistant_settings, monkeypatch, encoder):
-    """The assistant's data and KB plus kb/juggle.md: an activity with no class and no example clips."""
+def juggle_settings(tmp_path, shapes_library, monkeypatch):
+    """Example clips for the four shapes, their KB files, and kb/juggle.md: no class, no example clips."""
     data, kb = tmp_path / "var", tmp_path / "kb"
-    shutil.copytree(assistant_settings.data_dir, data)
-    shutil.copytree(assistant_settings.kb_dir, kb)
+    shutil.copytree(shapes_library[0], data / "frame_index")
+    for label in SHAPES:
+        write_kb_file(kb, label, [label_words(label)])
     write_kb_file(kb, "Juggle", ["juggling balls", "keeping balls in the air"])
     monkeypatch.setenv("ACTIVITY_CLIP_MODEL", TINY_CLIP)
     monkeypatch.setenv("ACTIVITY_CLIP_PRETRAINED", "random")
-    return assistant_settings.model_copy(update={"data_dir": data, "kb_dir": kb})
+    return Settings(data_dir=data, kb_dir=kb, llm_provider="offline")
 
 
-def test_gather_scores_a_kb_only_activity_zero_shot_and_keeps_the_rest(juggle_settings, query_clips):
-    resources = Resources.load(juggle_settings)
-    evidence = gather_evidence(query_clips["Fall"], resources, juggle_settings)
+def test_gather_scores_only_the_kb_only_activity_zero_shot(juggle_settings, shapes_library):
+    evidence = gather_evidence(shapes_library[1], Resources.load(juggle_settings), juggle_settings)
     part = evidence.zero_shot
     assert part.model == TINY_ENCODER and part.only_labels == ["Juggle"]
     zero_shot = {item.label: item.probability for item in part.scores}
-    assert set(zero_shot) == {"Fall", "Juggle", "Oscillate", "Rotate", "Slide"}
-    assert sum(zero_shot.values()) == pytest.approx(1.0)
+    assert set(zero_shot) == {"Juggle", *SHAPES} and sum(zero_shot.values()) == pytest.approx(1.0)
+    # Juggle keeps its zero-shot probability; the shapes keep their retrieval ranking in what is left.
     fused = {item.label: item.probability for item in evidence.fused}
     assert fused["Juggle"] == pytest.approx(zero_shot["Juggle"])
-    classifier = {item.label: item.probability for item in evidence.classifier.top_k}
-    vote = {item.label: item.probability for item in evidence.retrieval.vote}
-    for item in fuse(classifier, vote, evidence.fusion.classifier_weight):
+    for item in evidence.retrieval.vote:
         assert fused[item.label] == pytest.approx(item.probability * (1 - zero_shot["Juggle"]))
-    assert "zero_shot" in evidence.timings_ms and not evidence.missing
+    assert evidence.retrieval.encoder == TINY_ENCODER  # the index and the scorer share one model
+    assert "zero_shot" in evidence.timings_ms and [m.name for m in evidence.missing] == ["classifier"]
 
 
-def test_without_clip_weights_a_kb_only_activity_is_a_missing_part(juggle_settings, query_clips, monkeypatch, tmp_path):
+def test_without_clip_weights_a_kb_only_activity_is_a_missing_part(juggle_settings, shapes_library, monkeypatch):
     monkeypatch.setenv("ACTIVITY_CLIP_MODEL", "ViT-B-32")
     monkeypatch.delenv("ACTIVITY_CLIP_PRETRAINED")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty_hub"))
-    evidence = gather_evidence(query_clips["Fall"], Resources.load(juggle_settings), juggle_settings)
+    monkeypatch.setenv("HF_HUB_CACHE", str(juggle_settings.data_dir / "empty_hub"))
+    evidence = gather_evidence(shapes_library[1], Resources.load(juggle_settings), juggle_settings)
     assert evidence.zero_shot is None and "Juggle" not in evidence.candidate_labels
-    assert [m.name for m in evidence.missing] == ["zero-shot"]
-    assert "No OpenCLIP weights for ViT-B-32" in evidence.missing[0].reason
-    assert "ACTIVITY_CLIP_WEIGHTS" in evidence.missing[0].fix
+    assert [m.name for m in evidence.missing] == ["classifier", "zero-shot"]
+    assert "No OpenCLIP weights for ViT-B-32" in evidence.missing[1].reason
+    assert "ACTIVITY_CLIP_WEIGHTS" in evidence.missing[1].fix
+    # Once every KB activity has example clips, CLIP is not needed, so nothing is missing for it.
+    (juggle_settings.kb_dir / "juggle.md").unlink()
+    evidence = gather_evidence(shapes_library[1], Resources.load(juggle_settings), juggle_settings)
+    assert [m.name for m in evidence.missing] == ["classifier"]
+
+
+def test_zeroshot_cli_reports_top1_top5_and_stops_fast_without_weights(
+    encoder, tmp_path_factory, tmp_path, capsys, monkeypatch
+):
+    prepared = prepared_shapes(tmp_path_factory.getbasetemp() / "shapes")
+    kb = tmp_path / "kb"
+    for label in SHAPES:
+        write_kb_file(kb, label, [label_words(label)])
+    common = ["--data-dir", str(tmp_path / "var"), "--kb-dir", str(kb), "zeroshot", "--data", str(prepared)]
+    capsys.readouterr()
+    assert main([*common, "--clip-model", TINY_CLIP, "--clip-pretrained", "random"]) == 0
+    report = json.loads((tmp_path / "var" / "zeroshot_test.json").read_text())
+    assert report["num_samples"] == len(FrameCache(prepared).rows("test")) and report["unscorable_labels"] == {}
+    assert f"top-1 {report['top1']:.3f}, top-5 1.000" in capsys.readouterr().out
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty_hub"))
+    started = time.perf_counter()
+    assert run_cli(main, [*common, "--clip-model", "ViT-B-32"]) == 1
+    assert time.perf_counter() - started < 1.0
+    assert "error: No OpenCLIP weights for ViT-B-32 (laion2b_s34b_b79k)" in capsys.readouterr().err

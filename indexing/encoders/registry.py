@@ -1,9 +1,10 @@
 """Choose a frame encoder by name; loaded models are cached so each loads once per process.
 
-Names: ``effnet_lite0``, ``resnet50`` (optionally ``@<pixels>`` for another input size, e.g.
-``effnet_lite0@160``), ``checkpoint:<path>``, ``clip:<model>[:<tag or weights file>]`` (e.g.
-``clip:ViT-B-32``), or ``auto``. The name an encoder reports is enough to build it again,
-which is how an index finds the encoder that must query it.
+Names: ``effnet_lite0``, ``resnet50`` (optionally ``@<pixels>`` for another input size and
+``+bf16`` for bfloat16 inference, e.g. ``effnet_lite0@160+bf16``), ``checkpoint:<path>``,
+``clip:<model>[:<tag or weights file>]`` (e.g. ``clip:ViT-B-32``), or ``auto``. The name an
+encoder reports is enough to build it again, which is how an index finds the encoder that must
+query it.
 """
 
 import logging
