@@ -20,7 +20,7 @@ from assistant.calibration import calibration_path, save_calibration
 from assistant.evidence import FusionSettings
 from assistant.fusion import decide, fuse
 from assistant.resources import Resources
-from assistant.retrieval import search_vectors
+from indexing.clip_search import search_vectors
 from indexing.index_builder import cached_clip_frames
 from training.errors import ArtifactError, DatasetError
 from training.frame_cache import FrameCache

@@ -10,12 +10,12 @@ result is what ``search_clip`` returns for its frames.
 """
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from assistant.step_timer import StepTimer
-from indexing.clip_search import ClipSearchResult, Neighbour, best_per_clip, label_vote
+from indexing.clip_search import ClipSearchResult, Neighbour, search_vectors
 from indexing.encoders import FrameEncoder
 from indexing.frame_index import FrameIndex
 from indexing.index_builder import frame_selection
@@ -26,18 +26,6 @@ def query_frames(clip: Clip, per_clip: int) -> tuple[np.ndarray, np.ndarray]:
     """(frame indices in the video, frames) of the ``per_clip`` frames a window is searched with."""
     chosen = frame_selection(len(clip.frames), per_clip)
     return clip.frame_indices[chosen], clip.frames[chosen]
-
-
-def search_vectors(
-    index: FrameIndex, vectors: np.ndarray, k: int, exclude_clips: Collection[str] = ()
-) -> ClipSearchResult:
-    """``search_clip`` for vectors already embedded; ``exclude_clips`` keeps a query from finding itself."""
-    per_clip = max(1, index.sampling.per_clip)
-    hits = index.search(vectors, (k + len(exclude_clips)) * per_clip)
-    if exclude_clips:
-        hits = [[hit for hit in row if hit.record.clip_id not in exclude_clips] for row in hits]
-    neighbours = best_per_clip(index, hits, k)
-    return ClipSearchResult(neighbours, label_vote(neighbours))
 
 
 def embed_windows(encoder: FrameEncoder, windows: Sequence[Clip], frames_per_video: int) -> list[np.ndarray]:
