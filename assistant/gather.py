@@ -9,6 +9,7 @@ is named in the evidence instead of failing the whole answer.
 
 import os
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -90,17 +91,7 @@ def _retrieval_part(resources: Resources, results: list, k: int) -> RetrievalPar
     assert resources.encoder is not None
     neighbours, vote = merge_results(results, k)
     return RetrievalPart(
-        neighbours=[
-            NeighbourClip(
-                clip_id=n.clip_id,
-                label=n.label,
-                score=n.score,
-                frame_time_s=n.frame_time_s,
-                thumbnail=n.thumbnail,
-                source_path=n.source_path,
-            )
-            for n in neighbours
-        ],
+        neighbours=[NeighbourClip(**asdict(n)) for n in neighbours],
         vote=ranked(vote),
         encoder=resources.encoder.name,
         index_dir=str(resources.settings.index_dir),

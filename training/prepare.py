@@ -4,6 +4,7 @@ A clip that fails to decode is reported with its reason and skipped; the run sti
 Re-running skips clips whose frames are already cached.
 """
 
+import json
 import logging
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -77,13 +78,9 @@ def _check_config(out_dir: Path, config: PrepareConfig, classes: list[str]) -> N
     config_path = out_dir / CONFIG_FILE
     if not config_path.is_file():
         return
-    import json
-
     previous = json.loads(config_path.read_text(encoding="utf-8"))
     if {k: previous.get(k) for k in asdict(config)} != asdict(config):
-        raise DatasetError(
-            f"{out_dir} was prepared with other settings ({previous}); use a new --out folder."
-        )
+        raise DatasetError(f"{out_dir} was prepared with other settings ({previous}); use a new --out folder.")
     if (out_dir / "classes.json").is_file() and read_classes(out_dir) != classes:
         raise DatasetError(f"{out_dir} was prepared for other classes; use a new --out folder.")
 
@@ -104,24 +101,21 @@ def prepare_dataset(
     atomic_write_json(out_dir / CONFIG_FILE, {**asdict(config), "source": source, "opencv": cv2.__version__})
     write_classes(out_dir, classes)
 
-    previous = (
-        {row.clip_id: row for row in read_manifest(out_dir)} if (out_dir / "manifest.csv").is_file() else {}
-    )
+    previous = {row.clip_id: row for row in read_manifest(out_dir)} if (out_dir / "manifest.csv").is_file() else {}
     report = PrepareReport()
     done: dict[str, ManifestRow] = {}
     pending: list[tuple[str, SourceClip]] = []
-    for clip_id, clip in zip(_clip_ids(clips), clips, strict=True):
+    clip_ids = _clip_ids(clips)
+    for clip_id, clip in zip(clip_ids, clips, strict=True):
         old = previous.get(clip_id)
         if old is not None and old.path == clip.path and frames_path(out_dir, clip_id).is_file():
-            done[clip_id] = ManifestRow(
-                clip_id, clip.path, clip.label, clip.split, clip.group, old.fps, old.duration_s
-            )
+            done[clip_id] = ManifestRow(clip_id, clip.path, clip.label, clip.split, clip.group, old.fps, old.duration_s)
             report.resumed += 1
         else:
             pending.append((clip_id, clip))
 
     def finished_rows() -> list[ManifestRow]:
-        return [done[i] for i in _clip_ids(clips) if i in done]
+        return [done[i] for i in clip_ids if i in done]
 
     tasks = [(c.path, str(frames_path(out_dir, i)), config, limits or VideoLimits()) for i, c in pending]
     with _executor(workers) as pool:
