@@ -10,10 +10,10 @@ import sys
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from assistant.cli_common import add_global_options, settings_from  # noqa: E402
+from assistant.cli.common import add_global_options, settings_from  # noqa: E402
 from assistant.ui import launch_app  # noqa: E402
-from training.cli_support import run_cli  # noqa: E402
-from training.errors import AssistantError  # noqa: E402
+from core.cli import run_cli  # noqa: E402
+from core.errors import AssistantError  # noqa: E402
 
 
 def parse_auth(value: str | None) -> tuple[str, str] | None:

@@ -9,11 +9,11 @@ python -m assistant zeroshot --data var/prepared --split test
 import argparse
 import sys
 
-from assistant import cli_ask, cli_calibrate, cli_setup, cli_zeroshot
-from assistant.cli_common import add_global_options
-from training.cli_support import dispatch, run_cli
+from assistant.cli import ask, calibrate, setup, zeroshot
+from assistant.cli.common import add_global_options
+from core.cli import dispatch, run_cli
 
-COMMAND_MODULES = [cli_ask, cli_calibrate, cli_setup, cli_zeroshot]
+COMMAND_MODULES = [ask, calibrate, setup, zeroshot]
 
 
 def main(argv: list[str] | None = None) -> int:

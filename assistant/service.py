@@ -13,13 +13,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from assistant.chain import answer_stream
-from assistant.evidence import Evidence, FusionSettings, MissingPart
-from assistant.gather import Progress, gather_evidence
-from assistant.llm import OFFLINE, ChatBackend, select_backend
-from assistant.resources import Resources
-from training.errors import LLMError
-from training.settings import Settings
+from assistant.analysis.evidence import Evidence, FusionSettings, MissingPart
+from assistant.analysis.gather import Progress, gather_evidence
+from assistant.answering.chain import answer_stream
+from assistant.answering.llm import OFFLINE, ChatBackend, select_backend
+from assistant.library.resources import Resources
+from core.errors import LLMError
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 DEFAULT_QUESTION = "What is happening in this clip?"

@@ -27,10 +27,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.active_checkpoint import set_active_checkpoint  # noqa: E402
-from assistant.gather import gather_evidence  # noqa: E402
-from assistant.llm.offline import offline_answer  # noqa: E402
-from assistant.resources import Resources  # noqa: E402
+from assistant.analysis.gather import gather_evidence  # noqa: E402
+from assistant.answering.llm.offline import offline_answer  # noqa: E402
+from assistant.library.active_checkpoint import set_active_checkpoint  # noqa: E402
+from assistant.library.resources import Resources  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from indexing.encoders import get_encoder  # noqa: E402
 from indexing.frame_index import FrameIndex, FrameRecord, FrameSampling  # noqa: E402
 from indexing.index_types import choose_index_type  # noqa: E402
@@ -38,7 +39,6 @@ from tests.synthetic import motion_frames, write_opencv  # noqa: E402
 from training.checkpoint import save_checkpoint  # noqa: E402
 from training.models import build_model, get_spec  # noqa: E402
 from training.preprocessing import Preprocessing  # noqa: E402
-from training.settings import Settings  # noqa: E402
 
 CLASSES = ["Swing", "SkyDiving", "FloorGymnastics", "Diving", "Surfing", "Basketball", "GolfSwing",
            "PlayingPiano", "PlayingGuitar", "HorseRace"]  # fmt: skip

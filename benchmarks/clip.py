@@ -26,13 +26,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.gather import WINDOW_OVERLAP  # noqa: E402
-from assistant.zeroshot import MAX_FRAMES, ZeroShotScorer, activity_names, prompts_for  # noqa: E402
+from assistant.analysis.gather import WINDOW_OVERLAP  # noqa: E402
+from assistant.zeroshot.scorer import MAX_FRAMES, ZeroShotScorer, activity_names, prompts_for  # noqa: E402
 from benchmarks.answer import make_clip  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from indexing.clip_model import ClipSpec  # noqa: E402
 from indexing.encoders import get_encoder  # noqa: E402
 from tests.clip_fixtures import kb_entries  # noqa: E402
-from training.settings import Settings  # noqa: E402
 from training.video import decode_windows  # noqa: E402
 
 SPEC = ClipSpec("ViT-B-32", "random")

@@ -48,9 +48,7 @@ def timed_ms(function, repeats: int) -> float:
 
 def make_videos(folder: Path) -> dict[str, Path]:
     rng = np.random.default_rng(0)
-    ucf = write_opencv(
-        folder / "ucf_like.avi", motion_frames("Slide", rng, (240, 320), 175), fps=25, fourcc="XVID"
-    )
+    ucf = write_opencv(folder / "ucf_like.avi", motion_frames("Slide", rng, (240, 320), 175), fps=25, fourcc="XVID")
     hd = write_ffmpeg(
         folder / "hd.mp4", motion_frames("Rotate", rng, (1080, 1920), 175), fps=25,
         codec_args=("-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"),
@@ -59,9 +57,7 @@ def make_videos(folder: Path) -> dict[str, Path]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     cv2.setNumThreads(2)

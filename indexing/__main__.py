@@ -3,8 +3,8 @@
 import argparse
 import sys
 
+from core.cli import dispatch, run_cli
 from indexing import cli_frames, cli_kb, cli_search
-from training.cli_support import dispatch, run_cli
 
 COMMAND_MODULES = [cli_frames, cli_search, cli_kb]
 

@@ -3,7 +3,7 @@
 import argparse
 from pathlib import Path
 
-from training.settings import Settings
+from core.settings import Settings
 
 
 def add_location_options(parser: argparse.ArgumentParser) -> None:

@@ -5,13 +5,13 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from core.atomic import atomic_write_json
 from indexing.cli_common import add_location_options, index_dir_from, settings_from
 from indexing.clip_search import ClipSearchResult, search_video
 from indexing.encoders import get_encoder
 from indexing.frame_index import FrameIndex, open_frame_index
 from indexing.retrieval_eval import evaluate_retrieval
 from indexing.text_search import search_text
-from training.atomic import atomic_write_json
 from training.video import VideoLimits
 
 

@@ -21,8 +21,8 @@ import torch
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from torch import nn
 
+from core.errors import ArtifactError
 from indexing.clip_weights import locate_weights
-from training.errors import ArtifactError
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from training.errors import ArtifactError
+from core.errors import ArtifactError
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ import faiss
 import numpy as np
 from PIL import Image
 
+from core.atomic import atomic_write, atomic_write_json
+from core.errors import ArtifactError
 from indexing.encoders import FrameEncoder, get_encoder
 from indexing.index_types import IndexType, apply_search_params, create_index
-from training.atomic import atomic_write, atomic_write_json
-from training.errors import ArtifactError
 
 FORMAT = "activity-frame-index"
 FORMAT_VERSION = 1

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from training.errors import KnowledgeBaseError
+from core.errors import KnowledgeBaseError
 
 DELIMITER = "---"
 

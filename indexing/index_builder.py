@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from core.errors import DatasetError
 from indexing.encoders import FrameEncoder
 from indexing.frame_index import FrameIndex, FrameRecord, FrameSampling
 from indexing.index_types import choose_index_type
-from training.errors import DatasetError
 from training.frame_cache import FrameCache, safe_clip_id
 from training.manifest import ManifestRow
 from training.video import VideoLimits, decode_video, sample_indices, segment_ranges

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import faiss
 import numpy as np
 
-from training.errors import ArtifactError
+from core.errors import ArtifactError
 
 INDEX_KINDS = ("flat", "ivf", "hnsw")
 # k-means wants ~39+ training points per IVF list (FAISS warns below); more only slows training.

@@ -13,11 +13,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.atomic import atomic_write_json
+from core.errors import KnowledgeBaseError
 from indexing.front_matter import FrontMatter, split_front_matter
 from indexing.markdown_chunks import chunk_markdown
 from indexing.text_embedder import minilm_embedding_function
-from training.atomic import atomic_write_json
-from training.errors import KnowledgeBaseError
 
 log = logging.getLogger(__name__)
 

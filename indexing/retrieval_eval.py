@@ -12,11 +12,11 @@ import time
 import numpy as np
 from tqdm import tqdm
 
+from core.errors import DatasetError
 from indexing.clip_search import search_clip
 from indexing.encoders import FrameEncoder
 from indexing.frame_index import FrameIndex
 from indexing.index_builder import cached_clip_frames
-from training.errors import DatasetError
 from training.frame_cache import FrameCache
 from training.metrics import classification_metrics
 

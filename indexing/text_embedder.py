@@ -11,7 +11,7 @@ from functools import cache
 
 from chromadb.utils.embedding_functions import SentenceTransformerEmbeddingFunction
 
-from training.errors import KnowledgeBaseError
+from core.errors import KnowledgeBaseError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIM = 384

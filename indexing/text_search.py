@@ -4,11 +4,11 @@ Only an index built with a CLIP encoder can answer: other encoders' frame vector
 text counterpart. That is checked from the index manifest before any model is loaded.
 """
 
+from core.errors import ArtifactError
 from indexing.clip_search import ClipSearchResult, search_vectors
 from indexing.encoders import get_encoder
 from indexing.encoders.clip import PREFIX, ClipEncoder
 from indexing.frame_index import FrameIndex
-from training.errors import ArtifactError
 
 
 def require_clip_index(index: FrameIndex) -> str:

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from assistant.ui import launch_app
+from core.settings import Settings
 from tests.synthetic import write_opencv
-from training.settings import Settings
 
 
 def free_port() -> int:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
+from core.settings import Settings
 from indexing.encoders import get_encoder
 from indexing.index_builder import build_frame_index
 from tests.synthetic import MOTIONS, make_synthetic_dataset, motion_frames, write_opencv
 from training.prepare import PrepareConfig, prepare_dataset
-from training.settings import Settings
 from training.sources import load_source
 from training.trainer import TrainConfig, train
 

@@ -52,8 +52,8 @@ def cnn3d_motion_run(motion_prepared, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def assistant_settings(tmp_path_factory, motion_prepared, cnn3d_motion_run):
     """Settings whose data dir holds a trained cnn3d, a calibrated fusion, a frame index and a KB."""
-    from assistant.calibrate import calibrate, save_result
-    from assistant.resources import Resources
+    from assistant.library.calibrate import calibrate, save_result
+    from assistant.library.resources import Resources
     from tests.assistant_fixtures import build_data_dir
 
     settings = build_data_dir(tmp_path_factory.mktemp("assistant"), motion_prepared, cnn3d_motion_run)
@@ -64,7 +64,7 @@ def assistant_settings(tmp_path_factory, motion_prepared, cnn3d_motion_run):
 
 @pytest.fixture(scope="session")
 def assistant_resources(assistant_settings):
-    from assistant.resources import Resources
+    from assistant.library.resources import Resources
 
     return Resources.load(assistant_settings)
 

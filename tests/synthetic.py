@@ -19,9 +19,7 @@ MOTIONS = ("Oscillate", "Fall", "Rotate", "Slide")
 BACKGROUNDS = np.array([[40, 40, 40], [200, 200, 200], [30, 90, 160], [160, 60, 40], [60, 150, 70], [190, 170, 60]])
 
 
-def _bar_frame(
-    background: np.ndarray, centre: tuple[float, float], angle: float, length: float, colour
-) -> np.ndarray:
+def _bar_frame(background: np.ndarray, centre: tuple[float, float], angle: float, length: float, colour) -> np.ndarray:
     frame = background.copy()
     box = cv2.boxPoints(((centre[0], centre[1]), (length, length / 3), angle))
     cv2.fillPoly(frame, [box.astype(np.int32)], colour)

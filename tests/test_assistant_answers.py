@@ -8,13 +8,13 @@ from pathlib import Path
 import cv2
 import pytest
 
-from assistant.evidence import Evidence
-from assistant.prompt import format_passages
-from assistant.resources import Resources
+from assistant.analysis.evidence import Evidence
+from assistant.answering.prompt import format_passages
+from assistant.library.resources import Resources
 from assistant.service import DEFAULT_QUESTION, Assistant
+from core.settings import Settings
 from tests.assistant_fixtures import KB_FILES, write_query_clip
 from tests.synthetic import MOTIONS, motion_frames
-from training.settings import Settings
 
 CITATION = re.compile(r"\[([^\[\]]+?\.md) § ([^\[\]]+?)\]")
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from assistant.evidence import FusionSettings, Verdict
-from assistant.fusion import decide, fuse
-from assistant.timeline import build_timeline, dominant_segment_label
+from assistant.analysis.evidence import FusionSettings, Verdict
+from assistant.analysis.fusion import decide, fuse
+from assistant.analysis.timeline import build_timeline, dominant_segment_label
 
 FUSION = FusionSettings(classifier_weight=0.6, unknown_threshold=0.4, min_neighbour_score=0.5, calibrated=True)
 

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from assistant.service import DEFAULT_QUESTION, Assistant
-from training.settings import Settings
+from core.settings import Settings
 
 REPLY_CHUNKS = ["The clip shows **Fall** ", "with high confidence, ", "as [kb/fall.md § How it looks on video] says."]
 API_KEY = "test-key-not-secret"
@@ -152,7 +152,7 @@ def test_missing_key_answers_offline_and_says_so(assistant_settings, assistant_r
 
 
 def test_auto_provider_picks_gemini_only_with_a_key():
-    from assistant.llm import resolve_provider
+    from assistant.answering.llm import resolve_provider
 
     assert resolve_provider(Settings(llm_provider="auto", google_api_key=None)) == "offline"
     assert resolve_provider(Settings(llm_provider="auto", google_api_key="k")) == "gemini"
@@ -161,8 +161,8 @@ def test_auto_provider_picks_gemini_only_with_a_key():
 def test_local_backend_without_llama_cpp_is_a_clear_error(assistant_settings, tmp_path):
     import importlib.util
 
-    from assistant.llm import select_backend
-    from training.errors import LLMError
+    from assistant.answering.llm import select_backend
+    from core.errors import LLMError
 
     if importlib.util.find_spec("llama_cpp") is not None:
         pytest.skip("llama-cpp-python is installed here")

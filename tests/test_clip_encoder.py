@@ -9,6 +9,8 @@ import pytest
 import torch
 from torch import nn
 
+from core.cli import run_cli
+from core.errors import ArtifactError
 from indexing.__main__ import main
 from indexing.clip_model import ClipSettings, ClipSpec, clear_clip_cache, load_clip
 from indexing.clip_weights import locate_weights
@@ -20,8 +22,6 @@ from indexing.index_types import choose_index_type
 from indexing.text_search import search_text
 from tests.clip_fixtures import TINY_ENCODER, register_tiny_clip
 from tests.retrieval_data import prepared_shapes
-from training.cli_support import run_cli
-from training.errors import ArtifactError
 from training.frame_cache import FrameCache
 
 

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from core.cli import run_cli
 from indexing.__main__ import main
 from indexing.clip_search import Neighbour, label_vote, search_clip, search_vectors, search_video
 from indexing.encoders import get_encoder
@@ -14,7 +15,6 @@ from indexing.frame_index import open_frame_index
 from indexing.index_builder import build_frame_index, cached_clip_frames
 from indexing.retrieval_eval import evaluate_retrieval
 from tests.retrieval_data import TEST_ENCODER, prepared_shapes, shapes_index
-from training.cli_support import run_cli
 from training.frame_cache import FrameCache
 
 

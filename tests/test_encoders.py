@@ -5,11 +5,11 @@ import logging
 import numpy as np
 import pytest
 
+from core.errors import ArtifactError
 from indexing.encoders import get_encoder
 from indexing.encoders.pretrained import weights_available
 from tests.retrieval_data import TEST_ENCODER, shape_frames
 from training.checkpoint import save_checkpoint
-from training.errors import ArtifactError
 from training.models import build_model, get_spec
 from training.preprocessing import Preprocessing
 

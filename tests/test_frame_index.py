@@ -8,13 +8,13 @@ import pytest
 from PIL import Image
 
 import indexing.frame_index as frame_index_module
+from core.errors import ArtifactError
 from indexing.clip_search import search_clip
 from indexing.encoders import get_encoder
 from indexing.frame_index import FrameIndex, open_frame_index
 from indexing.index_builder import add_videos, cached_clip_frames, remove_clips
 from indexing.index_types import choose_index_type, create_index
 from tests.retrieval_data import TEST_ENCODER, prepared_shapes, shapes_index
-from training.errors import ArtifactError
 from training.frame_cache import FrameCache
 
 

@@ -4,9 +4,9 @@ import os
 
 import pytest
 
-from assistant.kb_editor import KbEditor, file_name_for
+from assistant.library.kb_editor import KbEditor, file_name_for
+from core.errors import KnowledgeBaseError
 from indexing.knowledge_base import KnowledgeBase
-from training.errors import KnowledgeBaseError
 
 SWING = """---
 label: Swing

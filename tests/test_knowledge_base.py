@@ -5,11 +5,11 @@ import textwrap
 
 import pytest
 
+from core.errors import KnowledgeBaseError
 from indexing.__main__ import main
 from indexing.front_matter import split_front_matter
 from indexing.knowledge_base import KnowledgeBase
 from indexing.markdown_chunks import chunk_markdown
-from training.errors import KnowledgeBaseError
 
 GUITAR = """\
 ---

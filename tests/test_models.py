@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from core.errors import ArtifactError
 from training.checkpoint import load_checkpoint, load_classifier, save_checkpoint
-from training.errors import ArtifactError
 from training.inference import Classifier
 from training.models import MODEL_NAMES, build_model, get_spec
 from training.models.cnn3d import flatten_size

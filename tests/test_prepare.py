@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from core.errors import DatasetError
 from training.dataset import VideoDataset, make_loader
-from training.errors import DatasetError
 from training.frame_cache import FrameCache
 from training.prepare import PrepareConfig, prepare_dataset
 from training.sources import load_source

@@ -11,16 +11,16 @@ import numpy as np
 import pytest
 
 from assistant.__main__ import main as assistant_main
-from assistant.active_checkpoint import find_active_checkpoint
+from assistant.library.active_checkpoint import find_active_checkpoint
+from assistant.library.setup_pipeline import STEPS, SetupOptions, run_setup
 from assistant.service import Assistant
-from assistant.setup_pipeline import STEPS, SetupOptions, run_setup
+from core.cli import run_cli
+from core.settings import Settings
 from indexing.frame_index import FrameIndex
 from indexing.knowledge_base import KnowledgeBase
 from tests.retrieval_data import SHAPES, make_shapes_dataset, shape_frames
 from tests.synthetic import write_opencv
-from training.cli_support import run_cli
 from training.frame_cache import FrameCache
-from training.settings import Settings
 
 OPTIONS = SetupOptions(epochs=3, num_frames=4, size=64, encoder="effnet_lite0@64", frames_per_clip=4, workers=1)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from training.errors import DatasetError
+from core.errors import DatasetError
 from training.sources import DEFAULT_CLASSES, load_source
 
 
@@ -112,9 +112,7 @@ def test_csv_layout(tmp_path):
     entries = touch_videos(tmp_path / "videos", ["Surfing", "Diving"], range(1, 7), clips_per_group=2)
     header = "clip_name,clip_path,label\n"
     rows = [f"{Path(e).stem},/videos/{e},{e.split('/')[0]}\n" for e in entries]
-    (tmp_path / "train.csv").write_text(
-        header + "".join(r for r in rows if "_g01_" not in r and "_g02_" not in r)
-    )
+    (tmp_path / "train.csv").write_text(header + "".join(r for r in rows if "_g01_" not in r and "_g02_" not in r))
     (tmp_path / "val.csv").write_text(header + "".join(r for r in rows if "_g02_" in r))
     (tmp_path / "test.csv").write_text(header + "".join(r for r in rows if "_g01_" in r))
     clips = load_source(tmp_path, "auto")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from core.errors import ArtifactError
 from tests.synthetic import make_synthetic_dataset
 from training.__main__ import main
-from training.errors import ArtifactError
 from training.evaluation import evaluate
 from training.frame_cache import FrameCache
 from training.inference import predict

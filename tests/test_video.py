@@ -9,8 +9,8 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
+from core.errors import VideoError, VideoTooLargeError
 from tests.synthetic import motion_frames, write_ffmpeg, write_opencv
-from training.errors import VideoError, VideoTooLargeError
 from training.video import (
     VideoLimits,
     decode_video,
@@ -54,9 +54,7 @@ def test_decodes_common_codecs(tmp_path, suffix, writer):
     assert (video.info.width, video.info.height) == (64, 48)
 
 
-@pytest.mark.parametrize(
-    "size", [(48, 64), (64, 48), (48, 65), (1080, 1920)], ids=["tiny", "portrait", "odd", "1080p"]
-)
+@pytest.mark.parametrize("size", [(48, 64), (64, 48), (48, 65), (1080, 1920)], ids=["tiny", "portrait", "odd", "1080p"])
 def test_decodes_odd_sizes(tmp_path, size):
     count = 6 if size[0] == 1080 else 20
     path = write_ffmpeg(
@@ -77,9 +75,7 @@ def test_grayscale_source_becomes_rgb(tmp_path):
 
 
 def test_variable_frame_rate(tmp_path):
-    source = write_ffmpeg(
-        tmp_path / "cfr.mp4", frames(count=40), codec_args=("-c:v", "libx264", "-pix_fmt", "yuv420p")
-    )
+    source = write_ffmpeg(tmp_path / "cfr.mp4", frames(count=40), codec_args=("-c:v", "libx264", "-pix_fmt", "yuv420p"))
     vfr = tmp_path / "vfr.mkv"
     # Drop every frame whose index is 1 mod 3: the timestamps become irregular.
     subprocess.run(
@@ -136,9 +132,7 @@ def test_wrong_container_frame_count_is_not_trusted(tmp_path):
     offset = data.index(b"avih") + 8 + 16  # dwTotalFrames in the main AVI header
     assert int.from_bytes(data[offset : offset + 4], "little") == 30
     data[offset : offset + 4] = (40).to_bytes(4, "little")
-    data[data.index(b"idx1") : data.index(b"idx1") + 4] = (
-        b"JUNK"  # no index: the header count is all there is
-    )
+    data[data.index(b"idx1") : data.index(b"idx1") + 4] = b"JUNK"  # no index: the header count is all there is
     path.write_bytes(bytes(data))
     video = decode_video(path, num_frames=5, size=32)
     assert video.info.frame_count == 30
@@ -207,9 +201,7 @@ def test_one_frame_video(tmp_path):
 
 @pytest.mark.parametrize("keep", [0.05, 0.3])
 def test_truncated_file(tmp_path, keep):
-    path = write_ffmpeg(
-        tmp_path / "full.mp4", frames(count=60), codec_args=("-c:v", "libx264", "-pix_fmt", "yuv420p")
-    )
+    path = write_ffmpeg(tmp_path / "full.mp4", frames(count=60), codec_args=("-c:v", "libx264", "-pix_fmt", "yuv420p"))
     truncated = tmp_path / "cut.mp4"
     data = path.read_bytes()
     truncated.write_bytes(data[: int(len(data) * keep)])

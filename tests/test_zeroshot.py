@@ -8,27 +8,27 @@ import numpy as np
 import pytest
 
 from assistant.__main__ import main
-from assistant.evidence import ClassifierPart, Evidence, VideoSummary, ZeroShotPart
-from assistant.evidence_text import evidence_summary
-from assistant.fusion import DEFAULT_FUSION, decide, fuse, ranked, with_zero_shot
-from assistant.gather import gather_evidence
-from assistant.llm.offline import offline_answer
-from assistant.prompt import format_evidence
-from assistant.resources import Resources
+from assistant.analysis.evidence import ClassifierPart, Evidence, VideoSummary, ZeroShotPart
+from assistant.analysis.fusion import DEFAULT_FUSION, decide, fuse, ranked, with_zero_shot
+from assistant.analysis.gather import gather_evidence
+from assistant.answering.evidence_text import evidence_summary
+from assistant.answering.llm.offline import offline_answer
+from assistant.answering.prompt import format_evidence
+from assistant.library.resources import Resources
 from assistant.service import DEFAULT_QUESTION
-from assistant.text_embedding_cache import CACHE_DIR
 from assistant.ui.evidence_view import verdict_markdown
-from assistant.zeroshot import PROMPTS, ZeroShotScorer, activity_names, label_words, softmax_scores
-from assistant.zeroshot_eval import evaluate_zero_shot
+from assistant.zeroshot.evaluation import evaluate_zero_shot
+from assistant.zeroshot.scorer import PROMPTS, ZeroShotScorer, activity_names, label_words, softmax_scores
+from assistant.zeroshot.text_cache import CACHE_DIR
+from core.cli import run_cli
+from core.settings import Settings
 from indexing.encoders.clip import clip_encoder
 from indexing.index_builder import build_frame_index, frame_selection
 from indexing.knowledge_base import KbEntry
 from tests.clip_fixtures import TINY_CLIP, TINY_ENCODER, kb_entries, register_tiny_clip, unit, write_kb_file
 from tests.retrieval_data import SHAPES, prepared_shapes, shape_frames
 from tests.synthetic import write_opencv
-from training.cli_support import run_cli
 from training.frame_cache import FrameCache
-from training.settings import Settings
 
 
 @pytest.fixture(scope="module")

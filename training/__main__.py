@@ -3,8 +3,8 @@
 import argparse
 import sys
 
+from core.cli import dispatch, run_cli
 from training import cli_prepare, cli_train
-from training.cli_support import dispatch, run_cli
 
 COMMAND_MODULES = [cli_prepare, cli_train]
 

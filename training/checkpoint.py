@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from training.atomic import atomic_write
-from training.errors import ArtifactError
+from core.atomic import atomic_write
+from core.errors import ArtifactError
 from training.models import build_model
 from training.preprocessing import Preprocessing
 

@@ -3,8 +3,8 @@
 import argparse
 from pathlib import Path
 
+from core.settings import Settings
 from training.prepare import PrepareConfig, prepare_dataset
-from training.settings import Settings
 from training.sources import LAYOUTS, load_source
 from training.video import VideoLimits
 

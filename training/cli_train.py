@@ -7,15 +7,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from core.errors import ArtifactError
+from core.settings import Settings
 from training.compare import compare_runs
-from training.errors import ArtifactError
 from training.evaluation import evaluate, format_report
 from training.inference import Classifier
 from training.models import MODEL_NAMES
 from training.models.frame_classifier import TEMPORAL_MODES
 from training.models.pretrained import PRETRAINED_MODES
 from training.run_dir import resolve_run_dir
-from training.settings import Settings
 from training.trainer import SCHEDULERS, TrainConfig, load_config, train
 from training.video import VideoLimits
 

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Any
 
-from training.errors import ArtifactError
+from core.errors import ArtifactError
 from training.run_dir import METRICS, read_json
 
 COLUMNS = (

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
-from training.errors import DatasetError
+from core.errors import DatasetError
 from training.frame_cache import FrameCache
 from training.video import sample_indices
 
@@ -36,9 +36,7 @@ def centre_crop(frames: np.ndarray, crop_size: int) -> np.ndarray:
     return frames[:, top : top + crop_size, left : left + crop_size]
 
 
-def clip_to_tensor(
-    frames: np.ndarray, crop_size: int, mean: Sequence[float], std: Sequence[float]
-) -> torch.Tensor:
+def clip_to_tensor(frames: np.ndarray, crop_size: int, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """The evaluation transform for one decoded clip; inference uses exactly this."""
     return normalise(centre_crop(frames, crop_size), mean, std)
 

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import torch
 
-from training.errors import ArtifactError
+from core.errors import ArtifactError
 
 
 def pick_device(requested: str = "auto") -> torch.device:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from training.atomic import atomic_write_json
+from core.atomic import atomic_write_json
 from training.checkpoint import LoadedClassifier, load_classifier
 from training.dataset import VideoDataset, make_loader
 from training.device import amp_enabled, autocast, pick_device

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.errors import ArtifactError, DatasetError
+from core.errors import ArtifactError, DatasetError
 from training.manifest import ManifestRow, read_classes, read_manifest
 
 CONFIG_FILE = "prepare.json"
@@ -53,6 +53,4 @@ class FrameCache:
         try:
             return np.load(path, mmap_mode="r")
         except (OSError, ValueError) as error:
-            raise ArtifactError(
-                f"{path}: cached frames missing or corrupt ({error}). Re-run prepare."
-            ) from error
+            raise ArtifactError(f"{path}: cached frames missing or corrupt ({error}). Re-run prepare.") from error

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.errors import ArtifactError, VideoError
 from training.checkpoint import LoadedClassifier, load_classifier
 from training.dataset import clip_to_tensor
-from training.errors import ArtifactError, VideoError
 from training.run_dir import checkpoint_path
 from training.video import VideoLimits, decode_video, resize_frame, sample_indices
 

@@ -7,8 +7,8 @@ import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from training.atomic import atomic_write_json, atomic_write_text
-from training.errors import DatasetError
+from core.atomic import atomic_write_json, atomic_write_text
+from core.errors import DatasetError
 
 SPLITS = ("train", "val", "test")
 MANIFEST_FILE = "manifest.csv"

@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from training.atomic import atomic_write  # noqa: E402
+from core.atomic import atomic_write  # noqa: E402
 
 _ANNOTATE_UP_TO = 30  # classes; beyond this the numbers would not be readable
 

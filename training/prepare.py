@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from training.atomic import atomic_write, atomic_write_json
-from training.errors import AssistantError, DatasetError
+from core.atomic import atomic_write, atomic_write_json
+from core.errors import AssistantError, DatasetError
 from training.frame_cache import CONFIG_FILE, frames_path, safe_clip_id
 from training.manifest import ManifestRow, read_classes, read_manifest, write_classes, write_manifest
 from training.sources import SourceClip

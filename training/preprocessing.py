@@ -8,7 +8,7 @@ part of the product feed a checkpoint correctly without knowing how it was train
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from training.errors import ArtifactError
+from core.errors import ArtifactError
 
 
 @dataclass(frozen=True)

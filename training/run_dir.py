@@ -7,8 +7,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from training.atomic import atomic_write_text
-from training.errors import ArtifactError
+from core.atomic import atomic_write_text
+from core.errors import ArtifactError
 
 CHECKPOINT = "checkpoint.pt"
 LAST = "last.pt"

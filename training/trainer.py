@@ -21,11 +21,11 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from training.atomic import atomic_write_json
+from core.atomic import atomic_write_json
+from core.errors import ArtifactError, DatasetError
 from training.checkpoint import check_classes, load_checkpoint, save_checkpoint
 from training.dataset import VideoDataset, make_loader
 from training.device import amp_enabled, autocast, pick_device
-from training.errors import ArtifactError, DatasetError
 from training.frame_cache import FrameCache
 from training.models import build_model, get_spec
 from training.plots import plot_curves

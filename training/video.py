@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from training.errors import VideoError, VideoTooLargeError
+from core.errors import VideoError, VideoTooLargeError
 
 log = logging.getLogger(__name__)
 # Decoder chatter about unreadable input goes to stderr otherwise; our errors say it better.
@@ -143,9 +143,7 @@ class _Stream:
             self.capture.release()
             self.capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
         if not self.capture.isOpened():
-            raise VideoError(
-                f"{path}: not a readable video (unknown format, no video stream, or corrupt header)."
-            )
+            raise VideoError(f"{path}: not a readable video (unknown format, no video stream, or corrupt header).")
         fps = self.capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if math.isfinite(fps) and 0 < fps < 1000 else _FALLBACK_FPS
         announced = self.capture.get(cv2.CAP_PROP_FRAME_COUNT)
@@ -182,8 +180,7 @@ def _max_frames(limits: VideoLimits | None, fps: float) -> int | None:
 
 def _too_long(path: Path, limits: VideoLimits) -> VideoTooLargeError:
     return VideoTooLargeError(
-        f"{path}: longer than the {limits.max_duration_s:.0f} s limit. "
-        "Trim the video or raise ACTIVITY_MAX_DURATION_S."
+        f"{path}: longer than the {limits.max_duration_s:.0f} s limit. Trim the video or raise ACTIVITY_MAX_DURATION_S."
     )
 
 
@@ -211,17 +208,11 @@ def _decode(
     if max_frames is not None and decoded > max_frames:
         raise _too_long(path, limits)
     if decoded < limits.min_frames:
-        raise VideoError(
-            f"{path}: only {decoded} decodable frame(s); a video clip needs at least {limits.min_frames}."
-        )
+        raise VideoError(f"{path}: only {decoded} decodable frame(s); a video clip needs at least {limits.min_frames}.")
     if decoded == announced:
-        return _assemble(
-            path, stream, plan(decoded, stream.fps), kept, num_frames, size, keep_aspect, decoded
-        )
+        return _assemble(path, stream, plan(decoded, stream.fps), kept, num_frames, size, keep_aspect, decoded)
     if decoded < announced * _TRUNCATION_RATIO:
-        raise VideoError(
-            f"{path}: the file looks truncated: decoded {decoded} of {announced} announced frames."
-        )
+        raise VideoError(f"{path}: the file looks truncated: decoded {decoded} of {announced} announced frames.")
     log.debug("%s: container announced %d frames, stream has %d; re-reading", path, announced, decoded)
     ranges = plan(decoded, stream.fps)
     stream = _Stream(path)
@@ -292,9 +283,7 @@ def decode_video(
     """Sample ``num_frames`` uniformly over the whole video, or over ``num_clips`` equal segments."""
     if num_frames < 1 or num_clips < 1:
         raise ValueError("num_frames and num_clips must be positive")
-    return _decode(
-        path, lambda total, fps: segment_ranges(total, num_clips), num_frames, size, keep_aspect, limits
-    )
+    return _decode(path, lambda total, fps: segment_ranges(total, num_clips), num_frames, size, keep_aspect, limits)
 
 
 def decode_windows(
@@ -334,9 +323,7 @@ def load_still(path: str | os.PathLike, size: Size = 128, *, keep_aspect: bool =
         start_s=0.0,
         end_s=0.0,
     )
-    info = VideoInfo(
-        str(path), fps=0.0, frame_count=1, duration_s=0.0, width=image.shape[1], height=image.shape[0]
-    )
+    info = VideoInfo(str(path), fps=0.0, frame_count=1, duration_s=0.0, width=image.shape[1], height=image.shape[0])
     return DecodedVideo(clips=[clip], info=info)
 
 

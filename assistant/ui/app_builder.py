@@ -6,15 +6,15 @@ the app a user gets: the same queue, limits and endpoints.
 
 import gradio as gr
 
-from assistant.kb_editor import KbEditor
+from assistant.library.kb_editor import KbEditor
 from assistant.service import Assistant
 from assistant.ui.assistant_tab import AssistantTab
 from assistant.ui.kb_tab import KbTab
 from assistant.ui.library_tab import LibraryTab
 from assistant.ui.models_tab import ModelsTab
+from core.settings import Settings
 from indexing.frame_index import THUMBS_DIR
 from indexing.knowledge_base import KnowledgeBase
-from training.settings import Settings
 
 # Requests answered at once; the rest wait in the queue (each one holds decoded frames and
 # model activations, and a laptop CPU has few cores).

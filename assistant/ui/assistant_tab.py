@@ -13,11 +13,11 @@ from typing import Any
 
 import gradio as gr
 
-from assistant.evidence import Evidence
+from assistant.analysis.evidence import Evidence
 from assistant.service import DEFAULT_QUESTION, Assistant
 from assistant.ui import evidence_view
 from assistant.ui.playable import original_of, playable_preview
-from training.errors import AssistantError
+from core.errors import AssistantError
 
 FOLLOW_UP_PLACEHOLDER = "Ask a follow-up about this clip, e.g. what could it be confused with?"
 NO_CLIP = "Upload a video (or record one with the webcam) first, then press **Ask**."

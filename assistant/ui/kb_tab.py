@@ -6,11 +6,11 @@ Chroma at once), so the next answer already quotes the new text.
 
 import gradio as gr
 
-from assistant.kb_editor import KbEditor
+from assistant.library.kb_editor import KbEditor
 from assistant.ui.messages import done, refused
+from core.errors import KnowledgeBaseError
 from indexing.front_matter import split_front_matter
 from indexing.knowledge_base import SyncReport
-from training.errors import KnowledgeBaseError
 
 
 def preview_markdown(text: str) -> str:

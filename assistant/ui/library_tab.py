@@ -6,14 +6,14 @@ concurrency group, so two uploads never write the index at the same time.
 
 import gradio as gr
 
-from assistant.example_clips import add_example_clips
-from assistant.kb_editor import KbEditor
+from assistant.library.example_clips import add_example_clips
+from assistant.library.kb_editor import KbEditor
+from assistant.library.setup_pipeline import SetupOptions, run_setup
 from assistant.service import Assistant
-from assistant.setup_pipeline import SetupOptions, run_setup
 from assistant.ui.kb_tab import synced
 from assistant.ui.messages import done, refused
 from assistant.ui.status_view import banner_markdown, kb_chunks, status_markdown
-from training.errors import AssistantError
+from core.errors import AssistantError
 
 INDEX_WRITES = "index-writes"
 

@@ -6,7 +6,7 @@ what was wrong and what to do. Anything else is a bug and is left to gradio's er
 
 import gradio as gr
 
-from training.errors import AssistantError
+from core.errors import AssistantError
 
 
 def done(text: str) -> str:

@@ -9,12 +9,12 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from assistant.active_checkpoint import find_active_checkpoint, set_active_checkpoint
+from assistant.library.active_checkpoint import find_active_checkpoint, set_active_checkpoint
 from assistant.service import Assistant
 from assistant.ui.messages import done, refused
 from assistant.ui.status_view import banner_markdown
+from core.errors import AssistantError
 from training.compare import compare_runs
-from training.errors import AssistantError
 from training.run_dir import CHECKPOINT, CURVES, METRICS, read_json
 
 EVAL_SPLITS = ("test", "val")

@@ -7,7 +7,7 @@ installation's paths), plus the one command that builds everything from a folder
 from pathlib import Path
 
 from assistant.service import Assistant, AssistantStatus
-from training.errors import ArtifactError
+from core.errors import ArtifactError
 from training.run_dir import METRICS, read_json
 
 SETUP_COMMAND = "python -m assistant setup --data <folder of labelled clips>"

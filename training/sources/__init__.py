@@ -4,7 +4,7 @@ import logging
 import os
 from pathlib import Path
 
-from training.errors import DatasetError
+from core.errors import DatasetError
 from training.sources.csv_layout import load_csv_layout
 from training.sources.folder import load_folder
 from training.sources.types import SourceClip

@@ -4,7 +4,7 @@ as in the popular Kaggle copy of UCF101. A missing ``val.csv`` is carved from tr
 import csv
 from pathlib import Path
 
-from training.errors import DatasetError
+from core.errors import DatasetError
 from training.sources.types import SourceClip
 from training.splits import LabelledClip, assign_groups, group_of
 

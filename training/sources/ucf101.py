@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.errors import DatasetError
+from core.errors import DatasetError
 from training.sources.types import SourceClip
 from training.splits import group_of
 
@@ -41,9 +41,7 @@ def _clip(root: Path, entry: str, split: str) -> SourceClip:
     return SourceClip(str(root / relative), label, split, f"{label}/g{group}")
 
 
-def load_ucf101(
-    root: Path, splits_dir: Path, split_number: int, val_fraction: float, seed: int
-) -> list[SourceClip]:
+def load_ucf101(root: Path, splits_dir: Path, split_number: int, val_fraction: float, seed: int) -> list[SourceClip]:
     files = find_split_files(splits_dir, split_number)
     train = [_clip(root, e, "train") for e in _list_entries(files["train"])]
     test = [_clip(root, e, "test") for e in _list_entries(files["test"])]
@@ -52,7 +50,6 @@ def load_ucf101(
     count = max(1, round(val_fraction * len(numbers))) if val_fraction > 0 else 0
     val_numbers = set(rng.choice(numbers, size=count, replace=False)) if count else set()
     train = [
-        SourceClip(c.path, c.label, "val", c.group) if c.group.rsplit("/g", 1)[1] in val_numbers else c
-        for c in train
+        SourceClip(c.path, c.label, "val", c.group) if c.group.rsplit("/g", 1)[1] in val_numbers else c for c in train
     ]
     return train + test

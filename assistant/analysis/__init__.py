@@ -1,0 +1,1 @@
+"""From a video to ``Evidence``: decode once, classify, retrieve, fuse, time the steps, pick KB passages."""

@@ -1,0 +1,249 @@
+"""Turn a video (or still image) into ``Evidence``: decode once, classify, retrieve, match, fuse, read the KB.
+
+The video is decoded in a single pass into time windows (one window when it is short) at the
+size the classifier was trained on; the classifier and the frame encoder share those frames.
+Short clips get one verdict; long ones get a verdict per window, merged into a timeline that
+the overall verdict summarises. Every step is timed, and every part that is not available
+is named in the evidence instead of failing the whole answer.
+"""
+
+import os
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.analysis.evidence import (
+    ClassifierPart,
+    Evidence,
+    LabelScore,
+    NeighbourClip,
+    RetrievalPart,
+    Segment,
+    UsedArtifacts,
+    Verdict,
+    VideoSummary,
+    ZeroShotPart,
+)
+from assistant.analysis.fusion import decide, fuse, ranked, with_zero_shot
+from assistant.analysis.kb_passages import passages_for_clip, runners_up
+from assistant.analysis.retrieval import merge_results, search_windows
+from assistant.analysis.step_timer import StepTimer
+from assistant.analysis.timeline import build_timeline, describe_timeline, dominant_segment_label, labels_by_duration
+from assistant.library.resources import Resources
+from core.settings import Settings
+from training.video import DecodedVideo, VideoLimits, decode_windows, is_still, load_still
+
+Progress = Callable[[float, str], Any]
+# Windows overlap by a quarter: a change near one window's edge falls well inside the next,
+# at three quarters of the classifier cost of half-overlapping windows (3 passes for 10 s, not 4).
+WINDOW_OVERLAP = 0.25
+
+
+def _decode(path: Path, resources: Resources, settings: Settings) -> DecodedVideo:
+    """Frames at the classifier's input size (else the index's, else the settings')."""
+    if resources.classifier is not None:
+        preprocessing = resources.classifier.loaded.preprocessing
+        num_frames, size, keep_aspect = preprocessing.num_frames, preprocessing.decode_size, preprocessing.keep_aspect
+    elif resources.index is not None:
+        sampling = resources.index.sampling
+        num_frames, size, keep_aspect = sampling.per_clip, sampling.size, sampling.keep_aspect
+    else:
+        num_frames, size, keep_aspect = settings.num_frames, settings.frame_size, False
+    if is_still(path):
+        return load_still(path, size, keep_aspect=keep_aspect)
+    limits = VideoLimits(max_bytes=settings.max_file_bytes, max_duration_s=settings.max_duration_s)
+    stride = settings.window_s * (1 - WINDOW_OVERLAP)
+    return decode_windows(path, settings.window_s, stride, num_frames, size, keep_aspect=keep_aspect, limits=limits)
+
+
+def _classify(resources: Resources, decoded: DecodedVideo, still: bool, notes: list[str]) -> np.ndarray | None:
+    """(windows, classes) probabilities, or None when there is no classifier or it cannot judge a still."""
+    classifier = resources.classifier
+    if classifier is None:
+        return None
+    if still and not classifier.is_frame_model:
+        notes.append(
+            f"The classifier ({classifier.name}) is a 3D model that needs motion; it was skipped for this "
+            "still image, so only frame retrieval answers."
+        )
+        return None
+    return np.asarray(classifier.predict_proba(np.stack([clip.frames for clip in decoded.clips])), dtype=np.float64)
+
+
+def _scores(labels: list[str], probabilities: np.ndarray) -> dict[str, float]:
+    return {label: float(p) for label, p in zip(labels, probabilities, strict=True)}
+
+
+def _classifier_part(resources: Resources, mean_probs: dict[str, float], top_k: int) -> ClassifierPart:
+    assert resources.classifier is not None and resources.checkpoint is not None
+    return ClassifierPart(
+        checkpoint_name=resources.checkpoint.parent.name,
+        checkpoint_path=str(resources.checkpoint),
+        model=resources.classifier.name,
+        top_k=ranked(mean_probs)[:top_k],
+    )
+
+
+def _retrieval_part(resources: Resources, results: list, k: int) -> RetrievalPart:
+    assert resources.encoder is not None
+    neighbours, vote = merge_results(results, k)
+    return RetrievalPart(
+        neighbours=[NeighbourClip(**asdict(n)) for n in neighbours],
+        vote=ranked(vote),
+        encoder=resources.encoder.name,
+        index_dir=str(resources.settings.index_dir),
+    )
+
+
+def _overall_verdict(
+    fused: list[LabelScore], best_score: float | None, resources: Resources, timeline: list[Segment]
+) -> Verdict:
+    """The clip's verdict; for a long video whose timeline changes activity, the dominant segment."""
+    verdict = decide(fused, best_score, resources.fusion)
+    if len({s.label for s in timeline}) < 2:
+        return verdict
+    label, share, confidence = dominant_segment_label(timeline)
+    return Verdict(
+        label=label,
+        confidence=confidence,
+        is_unknown=label is None,
+        reason=(
+            f"the video changes activity; {label or 'unknown'} covers {share:.0%} of it ({describe_timeline(timeline)})"
+        ),
+    )
+
+
+def _zero_shot(
+    resources: Resources, windows: list, known: set[str], timer: StepTimer
+) -> tuple[str, list[dict[str, float]]] | None:
+    """(model, scores per window) of every KB activity, when one has neither a class nor example clips.
+
+    When every activity has one, zero-shot could not change the ranking, so CLIP is not run
+    (nor loaded): it would only add its cost to the answer.
+    """
+    entries = resources.kb.entries() if resources.kb is not None else {}
+    if not set(entries) - known:
+        return None
+    scorer = resources.zero_shot_scorer()
+    if scorer is None:
+        return None
+    with timer.step("zero_shot"):
+        return scorer.name, scorer.score_windows(windows, entries)
+
+
+def _mean_scores(per_window: list[dict[str, float]]) -> dict[str, float]:
+    return {label: float(np.mean([scores[label] for scores in per_window])) for label in per_window[0]}
+
+
+def _neighbour_check(fused: list[LabelScore], best_score: float | None, zero_shot_only: list[str]) -> float | None:
+    """The far-neighbour rule cannot judge an activity the library holds no clips of."""
+    return None if fused and fused[0].label in zero_shot_only else best_score
+
+
+def _window_verdicts(
+    resources: Resources,
+    classes: list[str],
+    probabilities: np.ndarray | None,
+    results: list | None,
+    zero_shot: list[dict[str, float]] | None,
+    known: set[str],
+    count: int,
+) -> list[Verdict]:
+    """One fused verdict per window: the raw material of the timeline."""
+    verdicts = []
+    for n in range(count):
+        window_classifier = _scores(classes, probabilities[n]) if probabilities is not None else None
+        window_vote = results[n].vote if results is not None else None
+        best = max((x.score for x in results[n].neighbours), default=0.0) if results is not None else None
+        fused = fuse(window_classifier, window_vote, resources.fusion.classifier_weight)
+        fused, only = with_zero_shot(fused, zero_shot[n] if zero_shot else None, known)
+        verdicts.append(decide(fused, _neighbour_check(fused, best, only), resources.fusion))
+    return verdicts
+
+
+def gather_evidence(
+    video_path: str | os.PathLike,
+    resources: Resources,
+    settings: Settings,
+    *,
+    progress: Progress | None = None,
+) -> Evidence:
+    """Everything known about the clip; raises VideoError for files that cannot be decoded."""
+    report = progress or (lambda fraction, message: None)
+    timer = StepTimer()
+    path = Path(video_path)
+    still = is_still(path)
+    notes = list(resources.notes)
+
+    report(0.05, "decoding the video")
+    with timer.step("decode"):
+        decoded = _decode(path, resources, settings)
+    windows = decoded.clips
+
+    report(0.3, "classifying")
+    with timer.step("classify"):
+        probabilities = _classify(resources, decoded, still, notes)
+    classes = list(resources.classifier.classes) if resources.classifier is not None else []
+
+    report(0.55, "searching similar clips")
+    results = None
+    if resources.index is not None and resources.encoder is not None:
+        results = search_windows(resources.index, resources.encoder, windows, settings.neighbours_k, timer)
+
+    report(0.7, "matching knowledge-base activities (zero-shot)")
+    known = set(classes if probabilities is not None else []) | set(resources.index.classes() if results else [])
+    zero_shot = _zero_shot(resources, windows, known, timer)
+    window_zero_shot = zero_shot[1] if zero_shot else None
+
+    report(0.8, "fusing and reading the knowledge base")
+    timeline = []
+    if len(windows) > 1:
+        verdicts = _window_verdicts(resources, classes, probabilities, results, window_zero_shot, known, len(windows))
+        timeline = build_timeline([(w.start_s, w.end_s) for w in windows], verdicts, decoded.info.duration_s)
+    mean_probs = _scores(classes, probabilities.mean(axis=0)) if probabilities is not None else None
+    classifier_part = _classifier_part(resources, mean_probs, settings.top_k) if mean_probs is not None else None
+    retrieval_part = _retrieval_part(resources, results, settings.neighbours_k) if results is not None else None
+    vote = {v.label: v.probability for v in retrieval_part.vote} if retrieval_part else None
+    zero_shot_mean = _mean_scores(window_zero_shot) if window_zero_shot else None
+    fused, zero_shot_only = with_zero_shot(
+        fuse(mean_probs, vote, resources.fusion.classifier_weight), zero_shot_mean, known
+    )
+    best_score = _neighbour_check(fused, retrieval_part.best_score if retrieval_part else None, zero_shot_only)
+    verdict = _overall_verdict(fused, best_score, resources, timeline)
+    zero_shot_part = (
+        ZeroShotPart(model=zero_shot[0], scores=ranked(zero_shot_mean)[: settings.top_k], only_labels=zero_shot_only)
+        if zero_shot and zero_shot_mean is not None
+        else None
+    )
+
+    passages = []
+    if resources.kb is not None:
+        with timer.step("kb"):
+            leader = verdict.label or (fused[0].label if fused else None)
+            others = labels_by_duration(timeline) + runners_up(fused)
+            passages, kb_notes = passages_for_clip(resources.kb, leader, others)
+        notes.extend(kb_notes)
+    report(1.0, "done")
+    info = decoded.info
+    return Evidence(
+        source_path=str(path),
+        media_kind="image" if still else "video",
+        video=VideoSummary(
+            fps=info.fps, frame_count=info.frame_count, duration_s=info.duration_s, width=info.width, height=info.height
+        ),
+        classifier=classifier_part,
+        retrieval=retrieval_part,
+        zero_shot=zero_shot_part,
+        fused=fused[: max(settings.top_k, 1)],
+        fusion=resources.fusion,
+        verdict=verdict,
+        timeline=timeline,
+        kb_passages=passages,
+        missing=list(resources.missing),
+        notes=notes,
+        timings_ms=timer.total(),
+        used=UsedArtifacts(**resources.names),
+    )

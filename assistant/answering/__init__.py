@@ -1,0 +1,1 @@
+"""From ``Evidence`` to words: the prompt, the LangChain chain and the answer writers (LLM backends)."""

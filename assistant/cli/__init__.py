@@ -1,0 +1,1 @@
+"""``python -m assistant`` sub-commands: each module parses its arguments and calls the library."""

@@ -1,0 +1,48 @@
+"""The calibration record: fusion weight and "unknown" thresholds chosen on a validation split.
+
+It lives next to the checkpoint (``<run>/calibration.json``) because the thresholds describe
+that model's confidence; with no checkpoint (retrieval only) it lives in the frame index folder.
+The record also names the index it was measured with, so a rebuilt index is noticed.
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from assistant.analysis.evidence import FusionSettings
+from core.atomic import atomic_write_json
+from core.errors import ArtifactError
+
+CALIBRATION_FILE = "calibration.json"
+
+
+def calibration_path(checkpoint: Path | None, index_dir: Path | None) -> Path | None:
+    if checkpoint is not None:
+        return checkpoint.parent / CALIBRATION_FILE
+    if index_dir is not None:
+        return index_dir / CALIBRATION_FILE
+    return None
+
+
+def read_calibration(path: Path) -> dict[str, Any]:
+    """The whole record (fusion settings, report, what it was measured with)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        FusionSettings.model_validate(record["fusion"])
+    except (OSError, ValueError, KeyError, TypeError, ValidationError) as error:
+        raise ArtifactError(
+            f"{path} is not a readable calibration ({error}); run `python -m assistant calibrate`."
+        ) from error
+    return record
+
+
+def load_fusion(path: Path) -> FusionSettings:
+    record = read_calibration(path)
+    return FusionSettings.model_validate({**record["fusion"], "calibrated": True, "source": str(path)})
+
+
+def save_calibration(path: Path, fusion: FusionSettings, report: dict[str, Any]) -> Path:
+    record = {"fusion": fusion.model_dump(exclude={"source"}), **report}
+    return atomic_write_json(path, record)

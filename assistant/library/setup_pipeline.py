@@ -1,0 +1,191 @@
+"""From a folder of labelled clips to a working assistant in one call.
+
+prepare (frame cache) -> train the offline-capable default model (EfficientNet-Lite0 per frame,
+frozen ImageNet backbone, a few epochs: minutes on a CPU) -> evaluate it on the test split ->
+index the training frames -> sync the knowledge base -> make the new checkpoint the active one
+-> calibrate the fusion.
+Each step is a library call the CLI and the app's setup button share; progress is reported
+per step through one callback (the CLI shows tqdm bars, the app a progress bar).
+"""
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assistant.library.active_checkpoint import set_active_checkpoint
+from assistant.library.calibrate import calibrate, save_result
+from assistant.library.resources import Resources
+from core.settings import Settings
+from indexing.encoders import get_encoder
+from indexing.index_builder import build_frame_index
+from indexing.knowledge_base import KnowledgeBase
+from training.evaluation import evaluate
+from training.frame_cache import FrameCache
+from training.prepare import PrepareConfig, prepare_dataset
+from training.run_dir import CHECKPOINT, resolve_run_dir
+from training.sources import load_source
+from training.trainer import TrainConfig, train
+from training.video import VideoLimits
+
+log = logging.getLogger(__name__)
+Progress = Callable[[float, str], Any]
+
+# Step name -> share of the total time (roughly, on a CPU), for one progress bar over all steps.
+STEPS = {
+    "prepare": 0.2,
+    "train": 0.4,
+    "evaluate": 0.05,
+    "index": 0.2,
+    "knowledge base": 0.05,
+    "activate": 0.02,
+    "calibrate": 0.08,
+}
+
+
+@dataclass(frozen=True)
+class SetupOptions:
+    """Defaults chosen to work offline on a laptop CPU; every field has a CLI flag."""
+
+    layout: str = "auto"
+    model: str = "effnet_frames"
+    epochs: int = 3
+    batch_size: int = 8
+    lr: float = 1e-3
+    num_frames: int = 8
+    size: int = 128
+    num_clips: int = 2
+    encoder: str = "auto"
+    frames_per_clip: int = 8
+    workers: int = 2
+    calibrate: bool = True
+
+
+@dataclass
+class SetupReport:
+    prepared_dir: Path
+    clips: int = 0
+    failed: int = 0
+    classes: list[str] = field(default_factory=list)
+    checkpoint: Path | None = None
+    val_acc: float | None = None
+    test_acc: float | None = None
+    indexed_frames: int = 0
+    indexed_clips: int = 0
+    encoder: str | None = None
+    kb_summary: str = ""
+    calibration: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        lines = [
+            f"prepared {self.clips} clips of {len(self.classes)} classes ({', '.join(self.classes)}) "
+            f"in {self.prepared_dir}" + (f"; {self.failed} failed to decode" if self.failed else ""),
+            f"trained {self.checkpoint} (best val accuracy {_percent(self.val_acc)}, "
+            f"test accuracy {_percent(self.test_acc)})",
+            f"indexed {self.indexed_frames} frames of {self.indexed_clips} clips with {self.encoder}",
+            f"knowledge base: {self.kb_summary}",
+            f"active checkpoint: {self.checkpoint}",
+        ]
+        if self.calibration:
+            lines.append(f"calibration: {self.calibration}")
+        lines.append("time: " + ", ".join(f"{step} {s:.0f} s" for step, s in self.seconds.items()))
+        return "\n".join(lines)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None or value < 0 else f"{value:.1%}"
+
+
+class _Steps:
+    """Reports the start of each step as a fraction of the whole run and times it."""
+
+    def __init__(self, progress: Progress | None, report: SetupReport):
+        self.progress = progress or (lambda fraction, message: None)
+        self.report = report
+        self.done = 0.0
+
+    def run(self, name: str, message: str, work: Callable[[], Any]) -> Any:
+        self.progress(self.done, f"{name}: {message}")
+        log.info("setup: %s (%s)", name, message)
+        started = time.perf_counter()
+        result = work()
+        self.report.seconds[name] = round(time.perf_counter() - started, 1)
+        self.done = min(1.0, self.done + STEPS[name])
+        return result
+
+
+def run_setup(
+    source: str | os.PathLike,
+    settings: Settings,
+    options: SetupOptions = SetupOptions(),
+    *,
+    progress: Progress | None = None,
+) -> SetupReport:
+    """Build everything the assistant needs from ``source``; raises AssistantError subclasses."""
+    source = Path(source)
+    prepared = settings.prepared_dir
+    report = SetupReport(prepared_dir=prepared)
+    steps = _Steps(progress, report)
+    limits = VideoLimits(max_bytes=settings.max_file_bytes, max_duration_s=settings.max_duration_s)
+
+    def prepare() -> None:
+        clips = load_source(source, options.layout)
+        config = PrepareConfig(options.num_frames, options.size, options.num_clips)
+        result = prepare_dataset(clips, prepared, config, workers=options.workers, limits=limits, source=str(source))
+        cache = FrameCache(prepared)
+        report.clips, report.failed, report.classes = len(cache.rows()), len(result.failures), cache.classes
+
+    def fit() -> None:
+        config = TrainConfig(
+            model=options.model,
+            data=str(prepared),
+            epochs=options.epochs,
+            batch_size=options.batch_size,
+            lr=options.lr,
+            freeze_backbone=True,
+            patience=0,
+        )
+        run_dir = resolve_run_dir(settings.runs_dir, options.model, None, resume=False)
+        metrics = train(config, run_dir, argv=["setup", str(source)])
+        report.checkpoint, report.val_acc = run_dir / CHECKPOINT, metrics.get("best_val_acc")
+
+    def test() -> None:
+        if FrameCache(prepared).rows("test"):
+            assert report.checkpoint is not None
+            report.test_acc = evaluate(report.checkpoint, prepared, "test")["video_level"]["accuracy"]
+
+    def index() -> None:
+        encoder = get_encoder(options.encoder)
+        built = build_frame_index(prepared, settings.index_dir, encoder, frames_per_clip=options.frames_per_clip)
+        report.indexed_frames, report.indexed_clips, report.encoder = len(built), len(built.clip_ids()), encoder.name
+
+    def sync_kb() -> None:
+        report.kb_summary = KnowledgeBase(settings.kb_dir, settings.chroma_dir).sync().summary()
+
+    def activate() -> None:
+        assert report.checkpoint is not None
+        report.checkpoint = set_active_checkpoint(settings, report.checkpoint)
+
+    def calibrate_fusion() -> None:
+        resources = Resources.load(settings)
+        result = calibrate(prepared, resources)
+        save_result(result, resources)
+        fusion = result.fusion
+        report.calibration = (
+            f"classifier weight {fusion.classifier_weight:.1f}, unknown below {fusion.unknown_threshold:.2f}"
+        )
+
+    steps.run("prepare", f"decoding the clips in {source}", prepare)
+    steps.run("train", f"training {options.model} for {options.epochs} epochs (frozen backbone)", fit)
+    steps.run("evaluate", "scoring the model on the test split", test)
+    steps.run("index", "embedding the training frames", index)
+    steps.run("knowledge base", f"syncing {settings.kb_dir}", sync_kb)
+    steps.run("activate", "making the new checkpoint the active one", activate)
+    if options.calibrate:
+        steps.run("calibrate", "choosing the fusion weight on the validation split", calibrate_fusion)
+    steps.progress(1.0, "done")
+    return report

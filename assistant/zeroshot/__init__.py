@@ -1,0 +1,1 @@
+"""Open-vocabulary scores with CLIP for activities known only from the knowledge base."""
