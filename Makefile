@@ -4,15 +4,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup browser lint bench clean
+.PHONY: run test setup browser unar lint bench clean
 
-run: $(STAMP)
+run: $(STAMP) unar
 	$(PY) app.py $(ARGS)
 
-test: $(STAMP) browser
+test: $(STAMP) browser unar
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-setup: $(STAMP)
+setup: $(STAMP) unar
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# unar (Debian package) unpacks RAR archives such as UCF101.rar for `python -m training download`:
+# Debian's 7zip cannot open RAR and libarchive refuses solid RAR 4 archives (training/download/archives.py).
+unar:
+	@command -v unar >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends unar >/dev/null; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

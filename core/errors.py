@@ -21,6 +21,10 @@ class DatasetError(AssistantError):
     """A dataset folder, split list or manifest that cannot be used."""
 
 
+class DownloadError(DatasetError):
+    """One download source failed (unreachable, interrupted, wrong size or checksum); the next mirror may work."""
+
+
 class ArtifactError(AssistantError):
     """A checkpoint, index or cache that is missing, corrupt or built for something else."""
 

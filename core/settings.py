@@ -39,6 +39,34 @@ class Settings(BaseSettings):
     llm_timeout_s: float = 20.0
     local_model_path: Path | None = None
 
+    # Dataset downloads (``python -m training download``): each list is tried in order, falling over
+    # to the next URL when one is down; env values are JSON lists (``ACTIVITY_UCF101_VIDEO_URLS='["..."]'``).
+    # The official server is often down: the last video URL is the THUMOS'14 copy (a zip of flat files).
+    ucf101_video_urls: list[str] = [
+        "https://www.crcv.ucf.edu/data/UCF101/UCF101.rar",
+        "https://www.crcv.ucf.edu/datasets/human-actions/ucf101/UCF101.rar",
+        "https://storage.googleapis.com/thumos14_files/UCF101_videos.zip",
+    ]
+    ucf101_splits_urls: list[str] = [
+        "https://www.crcv.ucf.edu/data/UCF101/UCF101TrainTestSplits-RecognitionTask.zip",
+        "https://www.crcv.ucf.edu/wp-content/uploads/2019/03/UCF101TrainTestSplits-RecognitionTask.zip",
+    ]
+    # Expected SHA-256 per URL (JSON object); a download without one is checked by size and by the
+    # archive's own per-file CRCs when it is extracted.
+    download_sha256: dict[str, str] = {}
+    download_connect_timeout_s: float = 5.0
+    download_read_timeout_s: float = 60.0
+    download_retries: int = 5
+
+    @property
+    def downloads_dir(self) -> Path:
+        """Downloaded archives, kept so that more classes can be extracted later without a new download."""
+        return self.data_dir / "downloads"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.data_dir / "datasets"
+
     @property
     def prepared_dir(self) -> Path:
         return self.data_dir / "prepared"

@@ -1,12 +1,12 @@
-"""``python -m training {prepare,train,evaluate,compare,predict}``: parse arguments, call the library."""
+"""``python -m training {download,prepare,train,evaluate,compare,predict}``: parse arguments, call the library."""
 
 import argparse
 import sys
 
 from core.cli import dispatch, run_cli
-from training import cli_prepare, cli_train
+from training import cli_download, cli_prepare, cli_train
 
-COMMAND_MODULES = [cli_prepare, cli_train]
+COMMAND_MODULES = [cli_download, cli_prepare, cli_train]
 
 
 def main(argv: list[str] | None = None) -> int:
