@@ -87,7 +87,10 @@ def parse_classes(value: str | None, known: list[str]) -> list[str]:
     names = [name.strip() for name in value.split(",") if name.strip()]
     unknown = [name for name in names if name not in known]
     if unknown:
-        hints = [f"{name} (did you mean {', '.join(difflib.get_close_matches(name, known, n=2))}?)" for name in unknown]
+        hints = [
+            name + "".join(f" (did you mean {m}?)" for m in difflib.get_close_matches(name, known, n=1))
+            for name in unknown
+        ]
         raise DatasetError(f"not UCF101 classes: {', '.join(hints)}. Use ten, all, or names from classInd.txt.")
     return names
 
