@@ -1,12 +1,12 @@
-"""``python -m assistant setup --data <dataset dir>``: a working assistant from a folder of clips."""
+"""``python -m assistant setup --source <folder | ucf101 | archive URL>``: a working assistant from a dataset."""
 
 import argparse
-from pathlib import Path
 
 from tqdm import tqdm
 
-from assistant.cli.common import settings_from
 from assistant.library.setup_pipeline import SetupOptions, run_setup
+from core.cli import add_deprecated_alias, settings_from
+from core.errors import DatasetError
 from training.sources import LAYOUTS
 
 DEFAULTS = SetupOptions()
@@ -18,8 +18,12 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
         help="prepare a dataset, train the default model, index frames, sync the KB and activate it",
     )
     parser.add_argument(
-        "--data", required=True, type=Path, help="dataset folder (one sub-folder per activity, or UCF101)"
+        "--source",
+        help="dataset folder (one sub-folder per activity, or UCF101), or `ucf101` to download UCF101 "
+        "(resumable, with mirrors; the ten first-release classes), or the http(s) URL of a zip / tar(.gz) / rar "
+        "of such a folder. A folder literally named ucf101 is ./ucf101",
     )
+    add_deprecated_alias(parser, "--data", "--source", dest="source")
     parser.add_argument("--layout", choices=LAYOUTS, default=DEFAULTS.layout)
     parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
     parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
@@ -32,6 +36,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_setup_command(args: argparse.Namespace) -> int:
+    if not args.source:
+        raise DatasetError("setup needs --source: a dataset folder, ucf101, or the URL of an archive.")
     options = SetupOptions(
         layout=args.layout,
         epochs=args.epochs,
@@ -48,7 +54,7 @@ def run_setup_command(args: argparse.Namespace) -> int:
             bar.set_description(message[:60])
             bar.update(round(fraction * 100) - bar.n)
 
-        report = run_setup(args.data, settings_from(args), options, progress=progress)
+        report = run_setup(args.source, settings_from(args), options, progress=progress)
     print(report.summary())
     flags = "".join(
         f" --{name.replace('_', '-')} {value}" for name in ("data_dir", "kb_dir") if (value := getattr(args, name))

@@ -1,5 +1,7 @@
 """From a folder of labelled clips to a working assistant in one call.
 
+A dataset name (``ucf101``) or the URL of an archive is downloaded and unpacked first (resumable,
+with mirrors; training.download), so every later step sees a folder. Then:
 prepare (frame cache) -> train the offline-capable default model (EfficientNet-Lite0 per frame,
 frozen ImageNet backbone, a few epochs: minutes on a CPU) -> evaluate it on the test split ->
 index the training frames -> sync the knowledge base -> make the new checkpoint the active one
@@ -23,6 +25,7 @@ from core.settings import Settings
 from indexing.encoders import get_encoder
 from indexing.index_builder import build_frame_index
 from indexing.knowledge_base import KnowledgeBase
+from training.download.source import is_remote, resolve_source
 from training.evaluation import evaluate
 from training.frame_cache import FrameCache
 from training.prepare import PrepareConfig, prepare_dataset
@@ -114,7 +117,8 @@ class _Steps:
         started = time.perf_counter()
         result = work()
         self.report.seconds[name] = round(time.perf_counter() - started, 1)
-        self.done = min(1.0, self.done + STEPS[name])
+        # A step outside STEPS (the optional download) has no predictable share; its tqdm bar shows bytes.
+        self.done = min(1.0, self.done + STEPS.get(name, 0.0))
         return result
 
 
@@ -125,11 +129,14 @@ def run_setup(
     *,
     progress: Progress | None = None,
 ) -> SetupReport:
-    """Build everything the assistant needs from ``source``; raises AssistantError subclasses."""
-    source = Path(source)
+    """Build everything the assistant needs from ``source`` (a folder, ``ucf101`` or an archive URL);
+    raises AssistantError subclasses."""
     prepared = settings.prepared_dir
     report = SetupReport(prepared_dir=prepared)
     steps = _Steps(progress, report)
+    if is_remote(source):
+        source = steps.run("download", f"fetching {source}", lambda: resolve_source(source, settings))
+    source = Path(source)
     limits = VideoLimits(max_bytes=settings.max_file_bytes, max_duration_s=settings.max_duration_s)
 
     def prepare() -> None:

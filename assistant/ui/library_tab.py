@@ -62,7 +62,8 @@ class LibraryTab:
     ) -> tuple[str, str, str]:
         if not (source or "").strip():
             return refused(
-                "Enter the path of a folder of labelled clips (one sub-folder per activity)."
+                "Enter the path of a folder of labelled clips (one sub-folder per activity), "
+                "or the URL of a zip / tar / rar of one."
             ), *self.status()
         try:
             report = run_setup(
@@ -75,6 +76,14 @@ class LibraryTab:
             return refused(error), *self.status()
         self.assistant.reload()
         return done("Setup finished.\n\n```\n" + report.summary() + "\n```"), *self.status()
+
+    def setup_ucf101(
+        self,
+        epochs: float,
+        progress=gr.Progress(track_tqdm=True),  # noqa: B008 (how gradio injects a progress tracker)
+    ) -> tuple[str, str, str]:
+        """The UCF101 button: ``setup --source ucf101`` (download with its byte bar, then every setup step)."""
+        return self.setup("ucf101", epochs, progress)
 
     # -- layout ---------------------------------------------------------------------------------
     def render(self, tab: gr.Tab, banner: gr.Markdown) -> gr.Markdown:
@@ -94,12 +103,19 @@ class LibraryTab:
                     sync_button = gr.Button("Sync knowledge base")
                 with gr.Group():
                     gr.Markdown(
-                        "**Set up from a dataset folder** (one sub-folder of clips per activity, or UCF101): "
-                        "prepare, train EfficientNet-Lite0 (frozen), index frames, sync the KB, activate."
+                        "**Set up from a dataset** (one sub-folder of clips per activity, or UCF101): "
+                        "prepare, train EfficientNet-Lite0 (frozen), index frames, sync the KB, activate. "
+                        "A URL is downloaded and unpacked first; **Download UCF101** fetches its ten "
+                        "first-release classes (6.5 GB archive, resumable, mirrors tried in turn)."
                     )
-                    source = gr.Textbox(label="Dataset folder on this machine", placeholder="/data/my_clips")
+                    source = gr.Textbox(
+                        label="Dataset folder on this machine, or URL of a zip / tar / rar",
+                        placeholder="/data/my_clips",
+                    )
                     epochs = gr.Slider(1, 20, value=SetupOptions.epochs, step=1, label="Training epochs")
-                    setup_button = gr.Button("Build everything")
+                    with gr.Row():
+                        setup_button = gr.Button("Build everything")
+                        ucf101_button = gr.Button("Download UCF101 and build")
                 result = gr.Markdown(elem_id="library-result")
         outputs = [result, status, banner]
         refresh_button.click(self.status, None, [status, banner], api_name="status")
@@ -115,5 +131,13 @@ class LibraryTab:
         sync_button.click(self.sync_kb, None, outputs, api_name="kb_sync")
         setup_button.click(
             self.setup, [source, epochs], outputs, api_name="setup", concurrency_id=INDEX_WRITES, concurrency_limit=1
+        )
+        ucf101_button.click(
+            self.setup_ucf101,
+            [epochs],
+            outputs,
+            api_name="setup_ucf101",
+            concurrency_id=INDEX_WRITES,
+            concurrency_limit=1,
         )
         return status

@@ -80,11 +80,12 @@ class UCF101Tree:
 
 def parse_classes(value: str | None, known: list[str]) -> list[str]:
     """``ten`` (the first-release classes, the default), ``all``, or comma-separated class names."""
-    if value in (None, "", "ten"):
-        return list(DEFAULT_CLASSES)
     if value == "all":
         return list(known)
-    names = [name.strip() for name in value.split(",") if name.strip()]
+    if value in (None, "", "ten"):
+        names = list(DEFAULT_CLASSES)
+    else:
+        names = [name.strip() for name in value.split(",") if name.strip()]
     unknown = [name for name in names if name not in known]
     if unknown:
         hints = [
