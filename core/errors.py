@@ -35,3 +35,7 @@ class KnowledgeBaseError(AssistantError):
 
 class LLMError(AssistantError):
     """The language-model backend failed or is misconfigured."""
+
+
+class DistributedError(AssistantError):
+    """A multi-process run lost a rank (it died, hung or timed out); the run stops instead of waiting."""

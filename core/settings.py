@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     llm_timeout_s: float = 20.0
     local_model_path: Path | None = None
 
+    # Scaling out: a Chroma server instead of the embedded folder; how long ranks wait on each other.
+    chroma_url: str | None = None
+    dist_timeout_s: float = 300.0
+
     # Dataset downloads (``python -m training download``): each list is tried in order, falling over
     # to the next URL when one is down; env values are JSON lists (``ACTIVITY_UCF101_VIDEO_URLS='["..."]'``).
     # The official server is often down: the last video URL is the THUMOS'14 copy (a zip of flat files).

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import logging
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 from core.errors import ArtifactError
 from core.settings import Settings
 from training.compare import compare_runs
+from training.distributed import process_group
 from training.evaluation import evaluate, format_report
 from training.inference import Classifier
 from training.models import MODEL_NAMES
@@ -36,7 +38,7 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", type=Path, help="data directory (default: $ACTIVITY_DATA_DIR or ./var)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
     p.add_argument("--epochs", type=int, help="default 20")
-    p.add_argument("--batch-size", type=int, help="default 8")
+    p.add_argument("--batch-size", type=int, help="default 8 (per process under torchrun)")
     p.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
     p.add_argument("--weight-decay", type=float, help="default 1e-4")
     p.add_argument("--scheduler", choices=SCHEDULERS, help="learning-rate schedule (default cosine)")
@@ -122,14 +124,21 @@ def train_config(args: argparse.Namespace, run_dir: Path) -> TrainConfig:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    out = args.out or _settings(args).runs_dir
-    run_dir = resolve_run_dir(out, args.model or "run", args.run_name, args.resume)
-    config = train_config(args, run_dir)
-    metrics = train(config, run_dir, resume=args.resume, argv=sys.argv)
-    print(
-        f"{config.model}: best val accuracy {metrics['best_val_acc']:.3f} at epoch {metrics['best_epoch']} "
-        f"({metrics['epochs_done']} epochs, {metrics['train_time_s']:.0f} s) -> {run_dir}"
-    )
+    """One process, or one rank of a ``torchrun`` launch (the same command line on every rank)."""
+    settings = _settings(args)
+    with process_group(settings.dist_timeout_s) as group:
+        if not group.is_main:
+            logging.getLogger().setLevel(logging.WARNING)  # one log per run: rank 0's
+        out = args.out or settings.runs_dir
+        # Rank 0 names a new run (the name holds the time) and every rank uses that folder.
+        run_dir = group.from_main(lambda: resolve_run_dir(out, args.model or "run", args.run_name, args.resume))
+        config = train_config(args, run_dir)
+        metrics = train(config, run_dir, resume=args.resume, argv=sys.argv, group=group)
+    if group.is_main:
+        print(
+            f"{config.model}: best val accuracy {metrics['best_val_acc']:.3f} at epoch {metrics['best_epoch']} "
+            f"({metrics['epochs_done']} epochs, {metrics['train_time_s']:.0f} s) -> {run_dir}"
+        )
     return 0
 
 

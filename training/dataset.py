@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
 
 from core.errors import DatasetError
 from training.frame_cache import FrameCache
@@ -117,6 +117,12 @@ class VideoDataset(Dataset):
         return clip[:, :, ::-1] if rng.random() < 0.5 else clip
 
 
+def balanced_weights(labels: Sequence[int]) -> list[float]:
+    """Per-item sampling weights under which every class is drawn equally often."""
+    counts = Counter(labels)
+    return [1.0 / counts[label] for label in labels]
+
+
 def make_loader(
     dataset: VideoDataset,
     batch_size: int,
@@ -125,13 +131,16 @@ def make_loader(
     balanced: bool = False,
     num_workers: int = 0,
     seed: int = 0,
+    sampler: Sampler[int] | None = None,
 ) -> DataLoader:
-    """A loader; ``balanced`` draws classes equally often (for imbalanced data)."""
+    """A loader; ``balanced`` draws classes equally often (for imbalanced data).
+
+    A ``sampler`` given by the caller (one rank's share in distributed training) replaces both
+    ``shuffle`` and ``balanced``: it already carries them.
+    """
     generator = torch.Generator().manual_seed(seed)
-    sampler = None
-    if balanced:
-        counts = Counter(dataset.labels)
-        weights = [1.0 / counts[label] for label in dataset.labels]
+    if sampler is None and balanced:
+        weights = balanced_weights(dataset.labels)
         sampler = WeightedRandomSampler(weights, num_samples=len(weights), generator=generator)
     return DataLoader(
         dataset,

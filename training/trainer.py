@@ -25,7 +25,8 @@ from core.atomic import atomic_write_json
 from core.errors import ArtifactError, DatasetError
 from training.checkpoint import check_classes, load_checkpoint, save_checkpoint
 from training.dataset import VideoDataset, make_loader
-from training.device import amp_enabled, autocast, pick_device
+from training.device import amp_enabled, autocast
+from training.distributed import ProcessGroup, ShardSampler
 from training.frame_cache import FrameCache
 from training.models import build_model, get_spec
 from training.plots import plot_curves
@@ -156,8 +157,12 @@ def run_epoch(
     grad_clip: float = 0.0,
     desc: str = "",
     progress: bool = True,
+    group: ProcessGroup | None = None,
 ) -> tuple[float, float, int]:
-    """One pass over ``loader``; trains when an optimizer is given. Returns (loss, accuracy, clips)."""
+    """One pass over ``loader``; trains when an optimizer is given. Returns (loss, accuracy, clips).
+
+    With a distributed ``group`` the figures are those of every rank's share together.
+    """
     training = optimizer is not None
     model.train(training)
     total_loss, correct, seen = 0.0, 0, 0
@@ -180,22 +185,38 @@ def run_epoch(
             correct += int((logits.argmax(1) == labels).sum())
             seen += len(labels)
             bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
+    if group is not None:
+        total_loss, correct, seen = group.sum([total_loss, correct, seen])
+        seen = int(seen)
     if seen == 0:
         raise DatasetError("an epoch saw no clips; the split is empty.")
     return total_loss / seen, correct / seen, seen
 
 
 class Trainer:
-    """One run: builds the model and data from a config, trains, writes the run folder."""
+    """One run: builds the model and data from a config, trains, writes the run folder.
 
-    def __init__(self, config: TrainConfig, run_dir: Path, *, resume: bool = False, argv: list[str] | None = None):
+    Under ``torchrun`` each rank builds the same Trainer with its ``group``: the model is
+    wrapped in DDP, each rank trains on its share of every epoch, and rank 0 alone writes.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        run_dir: Path,
+        *,
+        resume: bool = False,
+        argv: list[str] | None = None,
+        group: ProcessGroup | None = None,
+    ):
         self.config, self.run_dir = config, Path(run_dir)
+        self.group = group or ProcessGroup()
         self.cache = FrameCache(config.data)
         self.classes = self.cache.classes
         saved = load_checkpoint(self.run_dir / LAST) if resume else None
         if saved is not None:
             check_classes(saved["classes"], self.classes, f"the data in {config.data}")
-        self.device = pick_device(config.device)
+        self.device = self.group.device(config.device)
         self.amp = amp_enabled(self.device, config.amp)
         self.preprocessing = preprocessing_for(config, self.cache)
         spec = get_spec(config.model)
@@ -218,6 +239,7 @@ class Trainer:
         if config.freeze_backbone and self.pretrained_weights is None and not resume:
             log.warning("--freeze-backbone without pretrained weights: the frozen backbone stays random.")
         self.model.to(self.device)
+        self.train_model = self.group.wrap(self.model, self.device)
         data_args = dict(
             crop_size=self.preprocessing.crop_size,
             num_frames=self.preprocessing.num_frames,
@@ -235,7 +257,8 @@ class Trainer:
         self.state = TrainState()
         if saved is not None:
             self._restore(saved)
-        self._write_args(argv or sys.argv, resume)
+        if self.group.is_main:
+            self._write_args(argv or sys.argv, resume)
 
     # -- persistence -------------------------------------------------------------------------
 
@@ -301,6 +324,14 @@ class Trainer:
         best = self.state
         return val_acc > best.best_val_acc or (val_acc == best.best_val_acc and val_loss < best.best_val_loss)
 
+    def _shard(self, dataset: VideoDataset, seed: int, *, train: bool) -> ShardSampler | None:
+        """This rank's share of ``dataset`` under torchrun; None (the loader's own order) in one process."""
+        if not self.group.distributed:
+            return None
+        return ShardSampler(
+            dataset.labels, self.group, seed=seed, shuffle=train, balanced=train and self.config.balanced, pad=train
+        )
+
     def _epoch(self, epoch: int) -> dict[str, Any]:
         config = self.config
         seed = epoch_seed(config.seed, epoch)
@@ -313,13 +344,21 @@ class Trainer:
             balanced=config.balanced,
             num_workers=config.workers,
             seed=seed,
+            sampler=self._shard(self.train_set, seed, train=True),
         )
-        val_loader = make_loader(self.val_set, config.batch_size, shuffle=False, num_workers=config.workers)
+        val_loader = make_loader(
+            self.val_set,
+            config.batch_size,
+            shuffle=False,
+            num_workers=config.workers,
+            sampler=self._shard(self.val_set, seed, train=False),
+        )
+        progress = config.progress and self.group.is_main
         lr = self.optimizer.param_groups[0]["lr"]
         start = time.perf_counter()
         label = f"epoch {epoch + 1}/{config.epochs}"
         train_loss, train_acc, clips = run_epoch(
-            self.model,
+            self.train_model,
             loader,
             self.criterion,
             self.device,
@@ -328,9 +367,12 @@ class Trainer:
             amp=self.amp,
             grad_clip=config.grad_clip,
             desc=f"{label} train",
-            progress=config.progress,
+            progress=progress,
+            group=self.group,
         )
         train_s = time.perf_counter() - start
+        self.group.sync_buffers(self.model)
+        # The bare model: DDP's forward would sync buffers, a collective the uneven val shards cannot match.
         val_loss, val_acc, _ = run_epoch(
             self.model,
             val_loader,
@@ -338,7 +380,8 @@ class Trainer:
             self.device,
             amp=self.amp,
             desc=f"{label} val",
-            progress=config.progress,
+            progress=progress,
+            group=self.group,
         )
         if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.scheduler.step(val_acc)
@@ -358,42 +401,54 @@ class Trainer:
         }
 
     def fit(self) -> dict[str, Any]:
-        """Train until ``epochs`` or early stopping; returns the metrics written to metrics.json."""
+        """Train until ``epochs`` or early stopping; returns the metrics written to metrics.json.
+
+        Every rank keeps the same state (its figures are all-reduced), so all stop together.
+        """
         state, config = self.state, self.config
         while state.epochs_done < config.epochs and not state.stopped_early:
             row = self._epoch(state.epochs_done)
             state.history.append(row)
             state.epochs_done += 1
-            if self._improved(row["val_acc"], row["val_loss"]):
+            improved = self._improved(row["val_acc"], row["val_loss"])
+            if improved:
                 state.best_epoch, state.best_val_acc = row["epoch"], row["val_acc"]
                 state.best_val_loss = row["val_loss"]
                 state.stale_epochs = 0
-                save_checkpoint(self.run_dir / CHECKPOINT, self.model, **self._record_fields(self._summary()))
             else:
                 state.stale_epochs += 1
             state.stopped_early = 0 < config.patience <= state.stale_epochs
-            save_checkpoint(
-                self.run_dir / LAST,
-                self.model,
-                **self._record_fields(self._summary()),
-                training_state=self._training_state(),
-            )
-            write_history(self.run_dir, state.history)
-            plot_curves(state.history, self.run_dir / CURVES)
-            log.info(
-                "epoch %d: train loss %.3f acc %.3f | val loss %.3f acc %.3f%s",
-                row["epoch"],
-                row["train_loss"],
-                row["train_acc"],
-                row["val_loss"],
-                row["val_acc"],
-                " (best)" if state.best_epoch == row["epoch"] else "",
-            )
+            if self.group.is_main:
+                self._write_epoch(row, improved)
         if state.stopped_early:
             log.info("stopped early: no improvement for %d epochs", state.stale_epochs)
         metrics = self._metrics()
-        atomic_write_json(self.run_dir / METRICS, metrics)
+        if self.group.is_main:
+            atomic_write_json(self.run_dir / METRICS, metrics)
         return metrics
+
+    def _write_epoch(self, row: dict[str, Any], improved: bool) -> None:
+        """The run folder after an epoch: best and last checkpoints, history, curves, a log line."""
+        state = self.state
+        if improved:
+            save_checkpoint(self.run_dir / CHECKPOINT, self.model, **self._record_fields(self._summary()))
+        save_checkpoint(
+            self.run_dir / LAST,
+            self.model,
+            **self._record_fields(self._summary()),
+            training_state=self._training_state(),
+        )
+        write_history(self.run_dir, state.history)
+        plot_curves(state.history, self.run_dir / CURVES)
+        log.info(
+            "epoch %d: train loss %.3f acc %.3f | val loss %.3f acc %.3f%s",
+            row["epoch"],
+            row["train_loss"],
+            row["train_acc"],
+            row["val_loss"],
+            row["val_acc"],
+            " (best)" if state.best_epoch == row["epoch"] else "",
+        )
 
     def _metrics(self) -> dict[str, Any]:
         p = self.preprocessing
@@ -417,6 +472,13 @@ class Trainer:
         }
 
 
-def train(config: TrainConfig, run_dir: Path, *, resume: bool = False, argv: list[str] | None = None) -> dict[str, Any]:
-    """Train (or resume) one run in ``run_dir``; returns its metrics."""
-    return Trainer(config, run_dir, resume=resume, argv=argv).fit()
+def train(
+    config: TrainConfig,
+    run_dir: Path,
+    *,
+    resume: bool = False,
+    argv: list[str] | None = None,
+    group: ProcessGroup | None = None,
+) -> dict[str, Any]:
+    """Train (or resume) one run in ``run_dir``; returns its metrics. ``group``: this rank under torchrun."""
+    return Trainer(config, run_dir, resume=resume, argv=argv, group=group).fit()
