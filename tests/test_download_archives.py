@@ -72,11 +72,15 @@ def test_without_unar_a_rar_is_a_clear_error(tmp_path, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
-def test_unsafe_and_unknown_archives_are_refused(tmp_path):
-    evil = write_tar_gz(tmp_path / "evil.tar.gz", {"../outside.txt": b"x"})
-    with pytest.raises(DatasetError, match="unsafe member"):
+@pytest.mark.parametrize("kind", WRITERS)
+def test_members_that_would_land_outside_the_folder_are_refused(kind, tmp_path):
+    evil = WRITERS[kind](tmp_path / f"evil.{kind}", {"../outside.txt": b"x", "fine/inside.txt": b"y"})
+    with pytest.raises(DatasetError, match=r"unsafe member path \(../outside.txt\)"):
         extract_members(evil, tmp_path / "out")
-    assert not (tmp_path / "outside.txt").exists()
+    assert not (tmp_path / "outside.txt").exists() and not (tmp_path / "out" / "fine").exists()
+
+
+def test_a_file_that_is_no_archive_is_refused(tmp_path):
     (tmp_path / "page.zip").write_text("<html>404 not found</html>")
     with pytest.raises(DatasetError, match="not a zip, tar or rar archive"):
         extract_members(tmp_path / "page.zip", tmp_path / "out")

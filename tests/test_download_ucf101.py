@@ -203,3 +203,25 @@ def test_download_command_then_prepare(server, tmp_path, monkeypatch, capsys):
     assert training_main([*args, "--num-frames", "4", "--size", "32", "--num-clips", "1", "--workers", "1"]) == 0
     cache = FrameCache(prepared)
     assert cache.classes == ["Diving", "Swing"] and len(cache.rows()) == 12 and len(cache.rows("test")) == 4
+
+
+def test_an_error_page_served_as_the_archive_moves_on_to_the_next_mirror(server, tmp_path):
+    server.files["/UCF101.rar"] = b"<html><body>Site under maintenance</body></html>"
+    splits = [server.url("/UCF101TrainTestSplits-RecognitionTask.zip")]
+    mirrors = [server.url("/UCF101.rar"), server.url("/UCF101_videos.zip")]
+    settings = settings_for(tmp_path, splits, mirrors)
+    tree = download_ucf101(tmp_path / "data", settings, "Swing")
+    assert tree.video_url == mirrors[1] and tree.clips == 6
+    assert not (settings.downloads_dir / local_name(mirrors[0])).exists()  # not kept to fail every later run
+
+
+def test_a_tree_this_command_did_not_make_is_left_alone(server, tmp_path):
+    mine = tmp_path / "data" / "UCF-101" / "Swing" / "v_Swing_g01_c01.avi"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"the user's own copy")
+    settings = settings_for(
+        tmp_path, [server.url("/UCF101TrainTestSplits-RecognitionTask.zip")], [server.url("/UCF101.rar")]
+    )
+    with pytest.raises(DatasetError, match="was not made by this command"):
+        download_ucf101(tmp_path / "data", settings, "Swing")
+    assert mine.read_bytes() == b"the user's own copy" and server.requests == []

@@ -25,7 +25,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
@@ -71,6 +71,9 @@ def list_members(path: Path) -> list[Member]:
 def extract_members(path: Path, folder: Path, select: Callable[[Member], bool] | None = None) -> list[Member]:
     """Write the chosen members under ``folder`` (keeping their paths); returns them."""
     members = [m for m in list_members(path) if select is None or select(m)]
+    unsafe = [m.name for m in members if m.name.startswith("/") or ".." in PurePosixPath(m.name).parts]
+    if unsafe:  # the tools would rename or strip these; refusing them is the same rule for every format
+        raise DatasetError(f"{path}: refused an unsafe member path ({unsafe[0]}); the archive is not a dataset.")
     if not members:
         raise DatasetError(f"{path}: nothing to extract (no member matches the selection).")
     ensure_free_space(folder, sum(m.size for m in members), f"unpacking {path.name}")

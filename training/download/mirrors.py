@@ -6,11 +6,11 @@ a full disk or a bad destination would fail the same way everywhere, so it stops
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from core.errors import DownloadError
+from core.errors import DatasetError, DownloadError
 from core.settings import Settings
 from training.download.http_fetch import FetchPolicy, fetch
 
@@ -25,15 +25,24 @@ def local_name(url: str) -> Path:
     return Path(host) / name
 
 
-def fetch_first(urls: Sequence[str], folder: Path, settings: Settings) -> tuple[str, Path]:
-    """(url, file) of the first URL in ``urls`` that downloads completely and passes its checks."""
+def fetch_first(
+    urls: Sequence[str], folder: Path, settings: Settings, accept: Callable[[Path], object] | None = None
+) -> tuple[str, Path]:
+    """(url, file) of the first URL in ``urls`` that downloads completely and passes its checks.
+
+    ``accept`` raises DatasetError for a file that is not what was asked for (an HTML error page
+    served with status 200, as busy university servers do): that file is deleted and the next
+    URL is tried, instead of the bad file being kept under the final name and failing every run."""
     if not urls:
         raise DownloadError("no download URL configured; set the ACTIVITY_..._URLS setting.")
     policy = FetchPolicy.from_settings(settings)
     failures = []
     for position, url in enumerate(urls):
         try:
-            return url, fetch(url, folder / local_name(url), policy, settings.download_sha256.get(url))
+            path = fetch(url, folder / local_name(url), policy, settings.download_sha256.get(url))
+            if accept is not None:
+                _accept_or_delete(url, path, accept)
+            return url, path
         except DownloadError as error:
             failures.append(str(error))
             if position + 1 < len(urls):
@@ -42,3 +51,11 @@ def fetch_first(urls: Sequence[str], folder: Path, settings: Settings) -> tuple[
         "every source failed:\n  " + "\n  ".join(failures) + "\nCheck the network connection and run the command "
         "again (finished bytes are kept), or download the archive by hand and pass its folder."
     )
+
+
+def _accept_or_delete(url: str, path: Path, accept: Callable[[Path], object]) -> None:
+    try:
+        accept(path)
+    except DatasetError as error:
+        path.unlink()
+        raise DownloadError(f"{url}: the server sent something else ({error})") from error

@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 from core.settings import Settings
-from training.download.archives import extract_members, staged_folder
+from training.download.archives import archive_format, extract_members, staged_folder
 from training.download.mirrors import fetch_first
 from training.download.ucf101 import download_ucf101
 
@@ -46,7 +46,7 @@ def unpack_url(url: str, settings: Settings, datasets_dir: Path) -> Path:
     if dest.is_dir():  # only a finished extraction is ever renamed to this name
         log.info("%s already unpacked in %s", url, dest)
     else:
-        _, archive = fetch_first([url], settings.downloads_dir, settings)
+        _, archive = fetch_first([url], settings.downloads_dir, settings, archive_format)
         with staged_folder(dest) as staging:
             extract_members(archive, staging)
     return _dataset_root(dest)

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 
 from core.errors import DatasetError
 from core.settings import Settings
-from training.download.archives import Member, extract_members, staged_folder
+from training.download.archives import Member, archive_format, extract_members, staged_folder
 from training.download.mirrors import fetch_first
 from training.sources import DEFAULT_CLASSES
 
@@ -106,17 +106,22 @@ def _classes_in_tree(root: Path) -> set[str]:
 
 def download_ucf101(dest: Path, settings: Settings, classes: str | None = "ten") -> UCF101Tree:
     """Make ``dest/UCF-101`` hold the chosen classes (plus any it already held); downloads what it needs."""
-    _, lists_zip = fetch_first(settings.ucf101_splits_urls, settings.downloads_dir, settings)
+    root = dest / TREE_NAME
+    if root.exists() and not (root / CLASS_INDEX).is_file():
+        raise DatasetError(
+            f"{root} exists and was not made by this command (no {CLASS_INDEX} at its top); it is left alone. "
+            "Point prepare at it (--splits for its lists), or choose another --dest."
+        )
+    _, lists_zip = fetch_first(settings.ucf101_splits_urls, settings.downloads_dir, settings, archive_format)
     lists = SplitLists.from_zip(lists_zip)
     chosen = parse_classes(classes, lists.classes)
-    root = dest / TREE_NAME
     present = _classes_in_tree(root)
     wanted = [name for name in lists.classes if name in present or name in chosen]
     if set(chosen) <= present:
         log.info("%s already holds %s", root, ", ".join(chosen))
         return UCF101Tree(root, wanted, _count_listed(root), None)
 
-    url, archive = fetch_first(settings.ucf101_video_urls, settings.downloads_dir, settings)
+    url, archive = fetch_first(settings.ucf101_video_urls, settings.downloads_dir, settings, archive_format)
     entries = lists.clips()
     keep = set(wanted)
 
