@@ -52,8 +52,8 @@ def fetch(url: str, dest: Path, policy: FetchPolicy = FetchPolicy(), sha256: str
     dest.parent.mkdir(parents=True, exist_ok=True)
     total = _download(url, part, policy)
     size = part.stat().st_size
-    if total is not None and size != total:
-        raise DownloadError(f"{url}: got {size} bytes, the server announced {total}. Run the command again to resume.")
+    if total is not None and size != total:  # more than announced: resuming cannot repair that
+        raise DownloadError(f"{url}: got {size} bytes, the server announced {total}; delete {part} and try again.")
     if sha256:
         _check_sha256(url, part, sha256.lower())
     part.replace(dest)
