@@ -12,7 +12,7 @@ import torch
 
 from core.errors import ArtifactError, VideoError
 from training.checkpoint import LoadedClassifier, load_classifier
-from training.dataset import clip_to_tensor
+from training.dataset import centre_crop, clip_to_tensor, normalise
 from training.run_dir import checkpoint_path
 from training.video import VideoLimits, decode_video, resize_frame, sample_indices
 
@@ -61,17 +61,18 @@ class Classifier:
             return frames
         return np.stack([resize_frame(frame, p.decode_size, p.keep_aspect) for frame in frames])
 
+    def model_frames(self, clip: np.ndarray) -> np.ndarray:
+        """The uint8 frames (num_frames, crop, crop, 3) the model sees for one clip: saliency is drawn on these."""
+        p = self.loaded.preprocessing
+        return centre_crop(self._fit_frames(clip[sample_indices(0, len(clip), p.num_frames)]), p.crop_size)
+
     def clips_to_tensor(self, clips: np.ndarray) -> torch.Tensor:
         """uint8 (N, T, H, W, 3) RGB -> normalised float (N, 3, num_frames, crop, crop)."""
         clips = np.asarray(clips)
         if clips.ndim != 5 or clips.shape[-1] != 3 or clips.dtype != np.uint8:
             raise VideoError(f"expected uint8 clips shaped (N, T, H, W, 3), got {clips.dtype} {clips.shape}")
         p = self.loaded.preprocessing
-        tensors = []
-        for clip in clips:
-            clip = self._fit_frames(clip[sample_indices(0, len(clip), p.num_frames)])
-            tensors.append(clip_to_tensor(clip, p.crop_size, p.mean, p.std))
-        return torch.stack(tensors)
+        return torch.stack([normalise(self.model_frames(clip), p.mean, p.std) for clip in clips])
 
     def predict_proba(self, clips: np.ndarray, batch_size: int = 8) -> np.ndarray:
         """Class probabilities (N, C) for uint8 clips (N, T, H, W, 3)."""

@@ -54,8 +54,12 @@ class FrameClassifier(nn.Module):
         return self
 
     def frame_features(self, frames: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) normalised frames -> (N, D) pooled backbone features."""
-        if self.freeze_backbone:
+        """(N, 3, H, W) normalised frames -> (N, D) pooled backbone features.
+
+        A frozen backbone skips its graph only while training: in eval mode Grad-CAM
+        (training.saliency) needs gradients to reach the backbone's last block.
+        """
+        if self.freeze_backbone and self.training:
             with torch.no_grad():
                 return self.backbone(frames)
         return self.backbone(frames)

