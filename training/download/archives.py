@@ -7,7 +7,8 @@ reads RAR 4 archives, solid ones included, and UCF101.rar is a RAR 4 archive (20
 RAR 3/4/5 samples: Debian's ``7zip`` has the RAR codec removed (it cannot open any RAR), and
 libarchive (``bsdtar``, ``unrar-free``, the ``libarchive-c`` wheel) stops at the second member of a
 solid RAR 4 archive. unar also checks each member's CRC and extracts members by index, so only
-the chosen classes are written.
+the chosen classes are written. Its limit: Debian 12's unar 1.10 fails on some RAR 5 archives
+(libarchive reads those); a RAR 5 URL given to ``setup --source`` may need repacking as zip.
 
 Members are unpacked into a staging folder beside the destination that is renamed into place
 last (``staged_folder``): a failed or interrupted extraction leaves no tree that looks complete.
