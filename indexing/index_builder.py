@@ -16,6 +16,7 @@ from tqdm import tqdm
 from core.errors import DatasetError
 from indexing.encoders import FrameEncoder
 from indexing.frame_index import FrameIndex, FrameRecord, FrameSampling
+from indexing.frame_sampling import frame_selection
 from indexing.index_types import choose_index_type
 from training.frame_cache import FrameCache, safe_clip_id
 from training.manifest import ManifestRow
@@ -23,11 +24,6 @@ from training.video import VideoLimits, decode_video, sample_indices, segment_ra
 
 log = logging.getLogger(__name__)
 ADDED_SPLIT = "added"
-
-
-def frame_selection(total: int, per_clip: int) -> np.ndarray:
-    """Indices of ``per_clip`` frames spread evenly over ``total`` cached frames (no repeats)."""
-    return np.unique(sample_indices(0, total, min(per_clip, total)))
 
 
 def cached_frame_times(row: ManifestRow, config: dict) -> np.ndarray:

@@ -36,7 +36,11 @@ class ClassifierPart(BaseModel):
 
 
 class NeighbourClip(BaseModel):
-    """One indexed clip that looks alike: its best-matching frame and that frame's similarity."""
+    """One recording that looks alike: its best clip, that clip's best frame and similarity.
+
+    ``near_copies`` counts the other clips of the same source group (UCF101 group or video)
+    collapsed into this one: they are shown, not counted again by the vote.
+    """
 
     clip_id: str
     label: str
@@ -44,6 +48,7 @@ class NeighbourClip(BaseModel):
     frame_time_s: float | None = None
     thumbnail: str | None = None
     source_path: str | None = None
+    near_copies: int = 0
 
 
 class RetrievalPart(BaseModel):
@@ -51,10 +56,7 @@ class RetrievalPart(BaseModel):
     vote: list[LabelScore]
     encoder: str
     index_dir: str
-
-    @property
-    def best_score(self) -> float:
-        return max((n.score for n in self.neighbours), default=0.0)
+    best_score: float | None  # similarity of the closest clip (``ClipSearchResult.best_score``)
 
 
 class ZeroShotPart(BaseModel):
@@ -79,6 +81,8 @@ class FusionSettings(BaseModel):
     min_neighbour_score: float | None
     calibrated: bool
     source: str | None = None
+    # The frame index build the thresholds were measured on; a rebuilt index gets a note.
+    index_build_id: str | None = None
 
 
 class Verdict(BaseModel):

@@ -32,6 +32,7 @@ from assistant.analysis.kb_passages import passages_for_clip, runners_up
 from assistant.analysis.retrieval import merge_results, search_windows
 from assistant.analysis.step_timer import StepTimer
 from assistant.analysis.timeline import build_timeline, describe_timeline, dominant_segment_label, labels_by_duration
+from assistant.library.calibration import stale_calibration_note
 from assistant.library.resources import Resources
 from core.settings import Settings
 from training.video import DecodedVideo, VideoLimits, decode_windows, is_still, load_still
@@ -89,12 +90,13 @@ def _classifier_part(resources: Resources, mean_probs: dict[str, float], top_k: 
 
 def _retrieval_part(resources: Resources, results: list, k: int) -> RetrievalPart:
     assert resources.encoder is not None
-    neighbours, vote = merge_results(results, k)
+    merged = merge_results(results, k)
     return RetrievalPart(
-        neighbours=[NeighbourClip(**asdict(n)) for n in neighbours],
-        vote=ranked(vote),
+        neighbours=[NeighbourClip(**{**asdict(n), "near_copies": len(n.near_copies)}) for n in merged.neighbours],
+        vote=ranked(merged.vote),
         encoder=resources.encoder.name,
         index_dir=str(resources.settings.index_dir),
+        best_score=merged.best_score,
     )
 
 
@@ -157,7 +159,7 @@ def _window_verdicts(
     for n in range(count):
         window_classifier = _scores(classes, probabilities[n]) if probabilities is not None else None
         window_vote = results[n].vote if results is not None else None
-        best = max((x.score for x in results[n].neighbours), default=0.0) if results is not None else None
+        best = results[n].best_score if results is not None else None
         fused = fuse(window_classifier, window_vote, resources.fusion.classifier_weight)
         fused, only = with_zero_shot(fused, zero_shot[n] if zero_shot else None, known)
         verdicts.append(decide(fused, _neighbour_check(fused, best, only), resources.fusion))
@@ -177,6 +179,8 @@ def gather_evidence(
     path = Path(video_path)
     still = is_still(path)
     notes = list(resources.notes)
+    if stale := stale_calibration_note(resources.fusion, resources.index):
+        notes.append(stale)
 
     report(0.05, "decoding the video")
     with timer.step("decode"):

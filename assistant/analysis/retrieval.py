@@ -5,8 +5,9 @@ its windows (a short clip is one window and uses them all). Overlapping windows 
 (the second half of one window is the first half of the next), so frames are embedded by
 their index in the video, once: a 10 s video in four windows embeds 5 frames, not 32.
 Embedding and searching are separate steps so their times are reported separately.
-Collapsing frame hits into clips and voting reuse ``indexing.clip_search``, so a window's
-result is what ``search_clip`` returns for its frames.
+Collapsing frame hits into source groups and voting reuse ``indexing.clip_search``, so a
+window's result is what ``search_clip`` returns for its frames, and the whole video's
+neighbours are collapsed by the same rule.
 """
 
 import math
@@ -15,10 +16,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from assistant.analysis.step_timer import StepTimer
-from indexing.clip_search import ClipSearchResult, Neighbour, search_vectors
+from indexing.clip_search import ClipSearchResult, collapse, search_vectors
 from indexing.encoders import FrameEncoder
 from indexing.frame_index import FrameIndex
-from indexing.index_builder import frame_selection
+from indexing.frame_sampling import frame_selection
 from training.video import Clip
 
 
@@ -55,16 +56,11 @@ def search_windows(
         return [search_vectors(index, vectors, k) for vectors in per_window]
 
 
-def merge_results(results: Sequence[ClipSearchResult], k: int) -> tuple[list[Neighbour], dict[str, float]]:
-    """A whole video's neighbours (best score per clip over all windows) and its mean window vote."""
-    best: dict[str, Neighbour] = {}
-    for result in results:
-        for neighbour in result.neighbours:
-            if neighbour.clip_id not in best or neighbour.score > best[neighbour.clip_id].score:
-                best[neighbour.clip_id] = neighbour
-    neighbours = sorted(best.values(), key=lambda n: (-n.score, n.clip_id))[:k]
+def merge_results(results: Sequence[ClipSearchResult], k: int) -> ClipSearchResult:
+    """A whole video's result: the windows' neighbours collapsed again (best per source group), mean vote."""
+    neighbours = collapse((n for result in results for n in result.neighbours), k)
     vote: dict[str, float] = {}
     for result in results:
         for label, share in result.vote.items():
             vote[label] = vote.get(label, 0.0) + share / len(results)
-    return neighbours, vote
+    return ClipSearchResult(neighbours, vote)

@@ -1,25 +1,38 @@
 """Choose the fusion weight and the "unknown" thresholds on the validation split.
 
 The weight is the grid value with the best fused accuracy (ties go to the most even mix).
-The validation clips are all known activities, so any threshold only loses accuracy there;
-each threshold is therefore placed below all but ``max_unknown_rate`` of the genuine clips
-(split between the two tests when both apply), with a margin of one standard deviation for
-the small size of a validation split. That is the "sensible unknown rate": a clip is called
-unknown only when it is clearly less confident, or further from the library, than the real
-examples of known activities.
+
+The thresholds spend a false-rejection budget: at most ``max_unknown_rate`` of clips of known
+activities may be called unknown (split between the two rules when both apply). What matters
+is the scores of *unseen* clips of known activities, and the validation split alone is a poor
+sample of them: UCF101 groups make validation clips near-copies of training ones, so a model
+can be right and 99 % sure on all of them, and a quantile of those scores lands at 0.99 and
+rejects every real clip it is less sure of. So every validation clip is also scored as a
+shifted copy (crop, compression, colour: ``shifted_copies``), and each threshold is the
+conformal quantile of the clean and shifted scores together: a new clip drawn like them falls
+below it with probability at most the budget. The confidence threshold is further capped at
+1/2, since a label holding most of the probability mass has no rival to be confused with.
+
+The report adds the unknown rate on the validation split, on its shifted copies, and on an
+unseen-class probe: each validation clip asked as if its activity had never been learnt (its
+class dropped from the classifier's probabilities and its clips from the library), which is
+what an activity the product does not know looks like to it.
 """
 
+import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from assistant.analysis.evidence import FusionSettings
+from assistant.analysis.evidence import FusionSettings, LabelScore
 from assistant.analysis.fusion import decide, fuse
 from assistant.library.calibration import calibration_path, save_calibration
 from assistant.library.resources import Resources
+from assistant.library.shifted_copies import shifted_copy
 from core.errors import ArtifactError, DatasetError
 from indexing.clip_search import search_vectors
 from indexing.index_builder import cached_clip_frames
@@ -28,6 +41,9 @@ from training.frame_cache import FrameCache
 WEIGHTS = tuple(round(w, 2) for w in np.linspace(0.0, 1.0, 11))
 THRESHOLD_STEP = 0.01
 MAX_UNKNOWN_RATE = 0.05
+# Above 1/2 the leading label outweighs all the others together: never "no clear leader".
+CONFIDENCE_CEILING = 0.5
+SHIFT_SEED = 0
 
 
 @dataclass
@@ -41,75 +57,120 @@ class ClipScores:
 
 
 @dataclass
+class ValidationScores:
+    """Each validation clip scored as it is, as a shifted copy, and with its activity unseen."""
+
+    clean: list[ClipScores]
+    shifted: list[ClipScores]
+    unseen: list[ClipScores]
+
+
+@dataclass
 class CalibrationResult:
     fusion: FusionSettings
     accuracy: dict[str, float]
-    unknown_rate: float
+    unknown_rate: float  # on the validation split
     accuracy_with_unknown: float
     weights: dict[float, float]
     clips: int
     split: str
+    max_unknown_rate: float
+    unknown_rates: dict[str, float]  # validation, shifted copies, unseen-class probe
     path: Path | None = None
 
     def table(self) -> str:
-        """The side-by-side comparison the CLI prints."""
-        rows = [(name, acc) for name, acc in self.accuracy.items()]
-        rows.append((f"fused + unknown (rate {self.unknown_rate:.1%})", self.accuracy_with_unknown))
+        """The side-by-side comparison the CLI prints, then how often each set is called unknown."""
+        rows = [(name, f"{acc:.3f}") for name, acc in self.accuracy.items()]
+        rows.append((f"fused + unknown (rate {self.unknown_rate:.1%})", f"{self.accuracy_with_unknown:.3f}"))
         width = max(len(name) for name, _ in rows)
         lines = [f"{'method'.ljust(width)}  accuracy ({self.split}, {self.clips} clips)"]
-        lines += [f"{name.ljust(width)}  {acc:.3f}" for name, acc in rows]
+        lines += [f"{name.ljust(width)}  {value}" for name, value in rows]
+        lines += ["", f"called unknown (budget {self.max_unknown_rate:.0%} of known clips):"]
+        lines += [f"  {name}: {rate:.1%}" for name, rate in self.unknown_rates.items()]
         return "\n".join(lines)
 
 
-def _classifier_scores(resources: Resources, frames: np.ndarray) -> dict[str, float]:
-    """Probabilities for the middle cached clip, the one evaluation uses."""
+def _classifier_scores(resources: Resources, clip: np.ndarray) -> dict[str, float]:
     classifier = resources.classifier
     assert classifier is not None
-    probabilities = classifier.predict_proba(np.asarray(frames[len(frames) // 2])[None])[0]
+    probabilities = classifier.predict_proba(np.asarray(clip)[None])[0]
     return {label: float(p) for label, p in zip(classifier.classes, probabilities, strict=True)}
 
 
-def collect_scores(prepared_dir: str | os.PathLike, resources: Resources, split: str, k: int) -> list[ClipScores]:
+def _without(scores: dict[str, float] | None, label: str) -> dict[str, float] | None:
+    """Probabilities renormalised as if ``label`` were not a class."""
+    if scores is None:
+        return None
+    rest = {other: p for other, p in scores.items() if other != label}
+    total = sum(rest.values())
+    return {other: p / total for other, p in rest.items()} if total > 0 else rest
+
+
+def _score(
+    resources: Resources, clip_id: str, label: str, clip: np.ndarray, index_frames: np.ndarray | None, k: int
+) -> tuple[ClipScores, np.ndarray | None]:
+    """(scores, the frames' vectors) of one copy of a validation clip; it never finds itself in the index."""
+    classifier = _classifier_scores(resources, clip) if resources.classifier is not None else None
+    if index_frames is None:
+        return ClipScores(label, classifier, None, None), None
+    assert resources.index is not None and resources.encoder is not None
+    vectors = resources.encoder.encode(index_frames)
+    result = search_vectors(resources.index, vectors, k, exclude_clips={clip_id})
+    return ClipScores(label, classifier, result.vote, result.best_score), vectors
+
+
+def collect_scores(prepared_dir: str | os.PathLike, resources: Resources, split: str, k: int) -> ValidationScores:
     cache = FrameCache(prepared_dir)
     rows = cache.rows(split)
     if not rows:
         raise DatasetError(f"{prepared_dir} has no clips in split {split!r}; calibration needs them.")
-    scores = []
+    rng = np.random.default_rng(SHIFT_SEED)
+    scores = ValidationScores([], [], [])
     for row in tqdm(rows, desc=f"calibrate on {split}", unit="clip"):
-        classifier = _classifier_scores(resources, cache.load_frames(row.clip_id)) if resources.classifier else None
-        vote = best = None
-        if resources.index is not None and resources.encoder is not None:
-            frames, _ = cached_clip_frames(cache, row, resources.index.sampling.per_clip)
-            # A validation clip that is also indexed must not find itself.
-            result = search_vectors(resources.index, resources.encoder.encode(frames), k, exclude_clips={row.clip_id})
-            vote = result.vote
-            best = max((n.score for n in result.neighbours), default=0.0)
-        scores.append(ClipScores(row.label, classifier, vote, best))
+        clips = np.asarray(cache.load_frames(row.clip_id))
+        clip = clips[len(clips) // 2]  # the middle cached clip, the one evaluation classifies
+        frames = None
+        if resources.index is not None:
+            frames = cached_clip_frames(cache, row, resources.index.sampling.per_clip)[0]
+        clean, vectors = _score(resources, row.clip_id, row.label, clip, frames, k)
+        shifted_frames = shifted_copy(frames, rng) if frames is not None else None
+        shifted, _ = _score(resources, row.clip_id, row.label, shifted_copy(clip, rng), shifted_frames, k)
+        unseen = ClipScores(row.label, _without(clean.classifier, row.label), None, None)
+        if vectors is not None:
+            assert resources.index is not None
+            probe = search_vectors(resources.index, vectors, k, exclude_clips={row.clip_id}, exclude_labels={row.label})
+            unseen.vote, unseen.best_score = probe.vote, probe.best_score
+        scores.clean.append(clean)
+        scores.shifted.append(shifted)
+        scores.unseen.append(unseen)
     return scores
 
 
-def _predictions(scores: list[ClipScores], weight: float) -> list[tuple[str | None, float]]:
+def _leaders(scores: list[ClipScores], weight: float) -> list[LabelScore | None]:
     ranked = [fuse(s.classifier, s.vote, weight) for s in scores]
-    return [(r[0].label, r[0].probability) if r else (None, 0.0) for r in ranked]
+    return [r[0] if r else None for r in ranked]
 
 
-def _accuracy(scores: list[ClipScores], predictions: list[tuple[str | None, float]]) -> float:
-    return float(np.mean([label == s.label for s, (label, _) in zip(scores, predictions, strict=True)]))
+def _accuracy(scores: list[ClipScores], weight: float) -> float:
+    leaders = _leaders(scores, weight)
+    return float(np.mean([lead is not None and lead.label == s.label for s, lead in zip(scores, leaders, strict=True)]))
 
 
-def highest_threshold(values: list[float], max_rate: float) -> float:
-    """A threshold that calls at most ``max_rate`` of genuine clips' ``values`` too low.
+def budget_threshold(values: Iterable[float], budget: float) -> float:
+    """The conformal threshold: a new value drawn like ``values`` falls below it with probability <= ``budget``.
 
-    It is the empirical ``max_rate`` quantile lowered by one standard deviation of the values:
-    a validation split of a few dozen clips pins down its lower tail poorly, and without the
-    margin unseen clips of known activities would be called unknown far more often than
-    ``max_rate``. Rounded down to the threshold grid.
+    It is the r-th smallest value, r = floor(budget * (n + 1)) (at least the smallest), rounded
+    down to the threshold grid. Below-threshold means "unknown", so known clips' scores are
+    what it is measured on; it depends only on their ranks, never on how far apart they are.
     """
     ordered = sorted(values)
-    allowed = min(int(np.floor(max_rate * len(ordered))), len(ordered) - 1)
-    # Values at or above the (allowed+1)-th smallest keep all but ``allowed`` clips known.
-    limit = ordered[allowed] - float(np.std(ordered))
-    return float(np.floor(limit / THRESHOLD_STEP) * THRESHOLD_STEP)
+    rank = max(1, math.floor(budget * (len(ordered) + 1)))
+    return math.floor(ordered[rank - 1] / THRESHOLD_STEP) * THRESHOLD_STEP
+
+
+def _unknown_rate(scores: list[ClipScores], fusion: FusionSettings) -> float:
+    verdicts = [decide(fuse(s.classifier, s.vote, fusion.classifier_weight), s.best_score, fusion) for s in scores]
+    return float(np.mean([v.is_unknown for v in verdicts]))
 
 
 def calibrate(
@@ -122,18 +183,27 @@ def calibrate(
 ) -> CalibrationResult:
     if resources.classifier is None and resources.index is None:
         raise ArtifactError("Nothing to calibrate: there is neither a trained classifier nor a frame index.")
+    if not 0.0 < max_unknown_rate < 1.0:
+        raise ArtifactError(f"--max-unknown-rate must be between 0 and 1 (exclusive), not {max_unknown_rate}.")
     scores = collect_scores(prepared_dir, resources, split, k)
-    weights = {w: _accuracy(scores, _predictions(scores, w)) for w in WEIGHTS}
+    clean = scores.clean
+    weights = {w: _accuracy(clean, w) for w in WEIGHTS}
     both = resources.classifier is not None and resources.index is not None
     weight = max(WEIGHTS, key=lambda w: (weights[w], -abs(w - 0.5))) if both else 0.5
-    chosen = _predictions(scores, weight)
+    known = clean + scores.shifted
     share = max_unknown_rate / 2 if both else max_unknown_rate
-    threshold = highest_threshold([confidence for _, confidence in chosen], share)
-    min_score = highest_threshold([s.best_score for s in scores], share) if resources.index is not None else None
+    confidences = [lead.probability if lead else 0.0 for lead in _leaders(known, weight)]
+    threshold = min(budget_threshold(confidences, share), CONFIDENCE_CEILING)
+    similarities = [s.best_score for s in known if s.best_score is not None]
+    min_score = budget_threshold(similarities, share) if similarities else None
     fusion = FusionSettings(
-        classifier_weight=weight, unknown_threshold=threshold, min_neighbour_score=min_score, calibrated=True
+        classifier_weight=weight,
+        unknown_threshold=threshold,
+        min_neighbour_score=min_score,
+        calibrated=True,
+        index_build_id=resources.index.manifest.get("build_id") if resources.index is not None else None,
     )
-    verdicts = [decide(fuse(s.classifier, s.vote, weight), s.best_score, fusion) for s in scores]
+    verdicts = [decide(fuse(s.classifier, s.vote, weight), s.best_score, fusion) for s in clean]
     accuracy = {}
     if resources.classifier is not None:
         accuracy["classifier only"] = weights[1.0] if both else weights[weight]
@@ -145,10 +215,16 @@ def calibrate(
         fusion=fusion,
         accuracy=accuracy,
         unknown_rate=float(np.mean([v.is_unknown for v in verdicts])),
-        accuracy_with_unknown=float(np.mean([v.label == s.label for v, s in zip(verdicts, scores, strict=True)])),
+        accuracy_with_unknown=float(np.mean([v.label == s.label for v, s in zip(verdicts, clean, strict=True)])),
         weights=weights if both else {},
-        clips=len(scores),
+        clips=len(clean),
         split=split,
+        max_unknown_rate=max_unknown_rate,
+        unknown_rates={
+            f"{split} clips": _unknown_rate(clean, fusion),
+            f"shifted copies of {split} clips": _unknown_rate(scores.shifted, fusion),
+            f"unseen-class probe ({split} clips, own activity removed)": _unknown_rate(scores.unseen, fusion),
+        },
     )
 
 
@@ -162,7 +238,8 @@ def save_result(result: CalibrationResult, resources: Resources) -> Path:
         "accuracy": result.accuracy,
         "accuracy_with_unknown": result.accuracy_with_unknown,
         "unknown_rate": result.unknown_rate,
-        "max_unknown_rate": MAX_UNKNOWN_RATE,
+        "max_unknown_rate": result.max_unknown_rate,
+        "unknown_rates": result.unknown_rates,
         "weights_tried": {str(w): acc for w, acc in result.weights.items()},
         "checkpoint": str(resources.checkpoint) if resources.checkpoint else None,
         "index": {

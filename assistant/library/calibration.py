@@ -2,7 +2,9 @@
 
 It lives next to the checkpoint (``<run>/calibration.json``) because the thresholds describe
 that model's confidence; with no checkpoint (retrieval only) it lives in the frame index folder.
-The record also names the index it was measured with, so a rebuilt index is noticed.
+The record also names the build of the frame index it was measured with: similarities from a
+rebuilt index (another encoder setting, other clips) may not match its thresholds, so answers
+say so until ``calibrate`` runs again (``stale_calibration_note``).
 """
 
 import json
@@ -14,6 +16,7 @@ from pydantic import ValidationError
 from assistant.analysis.evidence import FusionSettings
 from core.atomic import atomic_write_json
 from core.errors import ArtifactError
+from indexing.frame_index import FrameIndex
 
 CALIBRATION_FILE = "calibration.json"
 
@@ -46,3 +49,17 @@ def load_fusion(path: Path) -> FusionSettings:
 def save_calibration(path: Path, fusion: FusionSettings, report: dict[str, Any]) -> Path:
     record = {"fusion": fusion.model_dump(exclude={"source"}), **report}
     return atomic_write_json(path, record)
+
+
+def stale_calibration_note(fusion: FusionSettings, index: FrameIndex | None) -> str | None:
+    """A note for answers when the thresholds were measured on another build of the frame index."""
+    if not fusion.calibrated or fusion.index_build_id is None or index is None:
+        return None
+    build_id = index.manifest.get("build_id")
+    if build_id == fusion.index_build_id:
+        return None
+    return (
+        f"The unknown thresholds were calibrated on frame index build {fusion.index_build_id}, but the index "
+        f"in {index.root} is build {build_id}: similarities may have shifted. Run "
+        "`python -m assistant calibrate` again."
+    )

@@ -17,11 +17,11 @@ def label_scores(evidence: Evidence) -> dict[str, float]:
 
 
 def neighbour_gallery(evidence: Evidence) -> list[tuple[str, str]]:
-    """(thumbnail path, "label · score") of each similar indexed clip's best-matching frame."""
+    """(thumbnail path, "label · score") of each similar recording's best-matching frame."""
     if evidence.retrieval is None:
         return []
     return [
-        (n.thumbnail, f"{n.label} · {n.score:.2f}")
+        (n.thumbnail, f"{n.label} · {n.score:.2f}" + (f" · and {n.near_copies} near-copies" if n.near_copies else ""))
         for n in evidence.retrieval.neighbours
         if n.thumbnail and Path(n.thumbnail).is_file()
     ]

@@ -163,9 +163,10 @@ def _retrieval_sentence(evidence: Evidence, label: str, citations: _Citations) -
             f"{code(closest.clip_id)}, is {closest.label} (similarity {closest.score:.2f})."
         )
     best = agreeing[0]
+    copies = f", and {best.near_copies} near-copies of it from the same recording" if best.near_copies else ""
     return (
-        f"{len(agreeing)} of the {total} most similar clips in the library are labelled {label}; "
-        f"the best match is {code(best.clip_id)} (similarity {best.score:.2f})."
+        f"{len(agreeing)} of the {total} most similar recordings in the library are labelled {label}; "
+        f"the best match is {code(best.clip_id)} (similarity {best.score:.2f}{copies})."
     )
 
 
