@@ -1,6 +1,7 @@
 """Archive extraction: zip, tar.gz and RAR give the same files; selection, damage and a missing tool."""
 
 import shutil
+from collections import namedtuple
 
 import pytest
 
@@ -84,3 +85,13 @@ def test_a_file_that_is_no_archive_is_refused(tmp_path):
     (tmp_path / "page.zip").write_text("<html>404 not found</html>")
     with pytest.raises(DatasetError, match="not a zip, tar or rar archive"):
         extract_members(tmp_path / "page.zip", tmp_path / "out")
+
+
+def test_not_enough_disk_space_to_unpack_is_a_clear_error_before_writing(tmp_path, monkeypatch):
+    archive = write_zip(tmp_path / "a.zip", FILES)
+    free = sum(len(data) for data in FILES.values())  # the files fit, the safety margin does not
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**12, 10**12 - free, free))
+    with pytest.raises(DatasetError, match=r"not enough disk space for unpacking a.zip: it needs 0.0 MB in .*, only"):
+        extract_members(archive, tmp_path / "out")
+    assert not any((tmp_path / "out").rglob("*"))

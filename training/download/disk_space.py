@@ -9,8 +9,8 @@ from core.errors import DatasetError
 MARGIN_BYTES = 64 * 1024 * 1024
 
 
-def gigabytes(count: int) -> str:
-    return f"{count / 1024**3:.2f} GB"
+def size_text(count: int) -> str:
+    return f"{count / 1024**3:.2f} GB" if count >= 1024**3 else f"{count / 1024**2:.1f} MB"
 
 
 def ensure_free_space(folder: Path, needed: int, what: str) -> None:
@@ -19,7 +19,7 @@ def ensure_free_space(folder: Path, needed: int, what: str) -> None:
     free = shutil.disk_usage(folder).free
     if needed + MARGIN_BYTES > free:
         raise DatasetError(
-            f"not enough disk space for {what}: it needs {gigabytes(needed)} in {folder}, "
-            f"only {gigabytes(free)} are free. Free some space, or choose a folder on a larger disk "
+            f"not enough disk space for {what}: it needs {size_text(needed)} in {folder}, "
+            f"only {size_text(free)} are free. Free some space, or choose a folder on a larger disk "
             "(--dest, or --data-dir / ACTIVITY_DATA_DIR)."
         )
