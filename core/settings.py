@@ -41,6 +41,7 @@ class Settings(BaseSettings):
 
     # Scaling out: a Chroma server instead of the embedded folder; how long ranks wait on each other.
     chroma_url: str | None = None
+    chroma_timeout_s: float = 10.0
     dist_timeout_s: float = 300.0
 
     # Dataset downloads (``python -m training download``): each list is tried in order, falling over

@@ -19,9 +19,9 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
 
 def run_kb(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    kb = KnowledgeBase(settings.kb_dir, settings.chroma_dir)
+    kb = KnowledgeBase.from_settings(settings)
     report = kb.sync()
-    print(f"knowledge base {settings.kb_dir} -> {settings.chroma_dir}: {report.summary()}")
+    print(f"knowledge base {settings.kb_dir} -> {settings.chroma_url or settings.chroma_dir}: {report.summary()}")
     for name, reason in report.skipped:
         print(f"  skipped {name}: {reason}")
     if args.search:

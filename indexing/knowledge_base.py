@@ -15,6 +15,8 @@ from pathlib import Path
 
 from core.atomic import atomic_write_json
 from core.errors import KnowledgeBaseError
+from core.settings import Settings
+from indexing.chroma_client import open_collection
 from indexing.front_matter import FrontMatter, split_front_matter
 from indexing.markdown_chunks import chunk_markdown
 from indexing.text_embedder import minilm_embedding_function
@@ -104,26 +106,39 @@ def kb_signature(kb_dir: Path) -> dict:
 
 
 class KnowledgeBase:
-    def __init__(self, kb_dir: str | os.PathLike, chroma_dir: str | os.PathLike, *, collection: str = COLLECTION):
+    """The KB files and their collection: in ``chroma_dir`` (embedded), or on the server at ``chroma_url``.
+
+    ``chroma_dir`` keeps the sync signature in both modes: each data directory knows what it
+    last synced, and a sync against a shared server re-embeds only sections it does not hold yet.
+    """
+
+    def __init__(
+        self,
+        kb_dir: str | os.PathLike,
+        chroma_dir: str | os.PathLike,
+        *,
+        collection: str = COLLECTION,
+        chroma_url: str | None = None,
+        timeout_s: float = 10.0,
+    ):
         self.kb_dir = Path(kb_dir)
         self.chroma_dir = Path(chroma_dir)
         self.collection_name = collection
+        self.chroma_url, self.timeout_s = chroma_url, timeout_s
         self._collection = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "KnowledgeBase":
+        """The KB every part of the product uses: embedded unless ``ACTIVITY_CHROMA_URL`` names a server."""
+        return cls(
+            settings.kb_dir, settings.chroma_dir, chroma_url=settings.chroma_url, timeout_s=settings.chroma_timeout_s
+        )
 
     @property
     def collection(self):
         if self._collection is None:
-            import chromadb
-            from chromadb.config import Settings as ChromaSettings
-
-            self.chroma_dir.mkdir(parents=True, exist_ok=True)
-            client = chromadb.PersistentClient(
-                path=str(self.chroma_dir), settings=ChromaSettings(anonymized_telemetry=False)
-            )
-            self._collection = client.get_or_create_collection(
-                self.collection_name,
-                embedding_function=minilm_embedding_function(),
-                configuration={"hnsw": {"space": "cosine"}},
+            self._collection = open_collection(
+                self.collection_name, chroma_dir=self.chroma_dir, url=self.chroma_url, timeout_s=self.timeout_s
             )
         return self._collection
 
