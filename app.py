@@ -10,9 +10,9 @@ import sys
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from assistant.cli.common import add_global_options, settings_from  # noqa: E402
+from assistant.__main__ import GLOBAL_OPTIONS  # noqa: E402
 from assistant.ui import launch_app  # noqa: E402
-from core.cli import run_cli  # noqa: E402
+from core.cli import add_global_options, run_cli, settings_from  # noqa: E402
 from core.errors import AssistantError  # noqa: E402
 
 
@@ -30,9 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0 exposes it)")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--auth", help="require this user:password to open the page")
-    add_global_options(parser)
+    add_global_options(parser, GLOBAL_OPTIONS)
     args = parser.parse_args(argv)
-    launch_app(settings_from(args), host=args.host, port=args.port, auth=parse_auth(args.auth))
+    launch_app(settings_from(args, GLOBAL_OPTIONS), host=args.host, port=args.port, auth=parse_auth(args.auth))
     return 0
 
 

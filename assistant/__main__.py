@@ -1,27 +1,27 @@
-"""``python -m assistant {ask,calibrate,setup,zeroshot}``: parse arguments, call the library.
+"""``python -m assistant {ask,calibrate,explain,setup,zeroshot}``: parse arguments, call the library.
 
 python -m assistant ask clip.mp4 "what is happening in this clip?"
 python -m assistant ask clips/ --json > answers.jsonl
 python -m assistant calibrate --data var/prepared
 python -m assistant zeroshot --data var/prepared --split test
+python -m assistant explain clip.mp4 --label Diving --out explained/
 """
 
-import argparse
 import sys
 
-from assistant.cli import ask, calibrate, setup, zeroshot
-from assistant.cli.common import add_global_options
-from core.cli import dispatch, run_cli
+from assistant.cli import ask, calibrate, explain, setup, zeroshot
+from core.cli import CLIP_OPTIONS, LLM_OPTIONS, LOCATION_OPTIONS, build_parser, dispatch, run_cli
 
-COMMAND_MODULES = [ask, calibrate, setup, zeroshot]
+COMMAND_MODULES = [ask, calibrate, explain, setup, zeroshot]
+GLOBAL_OPTIONS = (*LOCATION_OPTIONS, *LLM_OPTIONS, *CLIP_OPTIONS)
+
+
+def parser():
+    return build_parser("python -m assistant", __doc__, COMMAND_MODULES, GLOBAL_OPTIONS)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m assistant", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    add_global_options(parser)
-    return dispatch(parser, COMMAND_MODULES, argv)
+    return dispatch(parser(), argv)
 
 
 if __name__ == "__main__":

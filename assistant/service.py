@@ -1,8 +1,11 @@
 """The assistant as one object: what the app, the CLI and the tests call.
 
-It owns the loaded resources and the chosen answer writer. Before each clip and each answer
-it runs a cheap change check, so a newly trained checkpoint, a rebuilt index or an edited KB
-file is used by the next request without a restart. Safe to share between request threads.
+It owns the current resource snapshot and the chosen answer writer. Before each clip and each
+answer it runs a cheap change check; when a checkpoint, the index or the calibration changed,
+it builds a new snapshot and swaps one reference, so a newly trained checkpoint, a rebuilt
+index or an edited KB file is used by the next request without a restart, while a request
+already running keeps the snapshot it started with (classes and probabilities from one
+checkpoint, neighbours from one index). Safe to share between request threads.
 """
 
 import logging
@@ -15,11 +18,12 @@ from pydantic import BaseModel
 
 from assistant.analysis.evidence import Evidence, FusionSettings, MissingPart
 from assistant.analysis.gather import Progress, gather_evidence
-from assistant.answering.chain import answer_stream
+from assistant.answering.chain import answer_stream, collect_answer
 from assistant.answering.llm import OFFLINE, ChatBackend, select_backend
 from assistant.library.resources import Resources
 from core.errors import LLMError
 from core.settings import Settings
+from indexing.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
 DEFAULT_QUESTION = "What is happening in this clip?"
@@ -50,8 +54,8 @@ class Assistant:
         self, settings: Settings | None = None, *, resources: Resources | None = None, llm: str | None = None
     ) -> None:
         self.settings = settings or Settings()
-        self.resources = resources or Resources.load(self.settings)
-        self._lock = threading.Lock()
+        self._resources = resources or Resources.load(self.settings)
+        self._lock = threading.Lock()  # one snapshot built at a time
         self.backend, self.llm_note = self._choose_backend(llm)
 
     def _choose_backend(self, provider: str | None) -> tuple[ChatBackend, str | None]:
@@ -62,24 +66,52 @@ class Assistant:
             log.warning("answering offline: %s", error)
             return OFFLINE, f"> **Note:** the configured language model is not available ({error}). Answering offline."
 
+    @property
+    def resources(self) -> Resources:
+        """The current snapshot, as it is (``snapshot()`` checks for changes first)."""
+        return self._resources
+
+    @property
+    def knowledge_base(self) -> KnowledgeBase:
+        """The process's one KB: the app's editor writes through it, so edits and answers share its lock."""
+        return self._resources.shared_kb.kb
+
+    def snapshot(self) -> Resources:
+        """The snapshot a request should use: rebuilt first if a file changed (cheap when nothing did)."""
+        current = self._resources
+        if current.is_current():
+            current.sync_kb()
+            return current
+        with self._lock:
+            if self._resources is current:  # no other request rebuilt it meanwhile
+                self._swap()
+            return self._resources
+
     def refresh(self) -> None:
         """Pick up changed checkpoints, indexes and KB files (cheap when nothing changed)."""
-        with self._lock:
-            self.resources.refresh()
+        self.snapshot()
 
     def reload(self) -> None:
-        """Reload everything (after switching the active checkpoint, for instance)."""
+        """Rebuild the snapshot now (after switching the active checkpoint, for instance)."""
         with self._lock:
-            self.resources.reload()
+            self._swap()
+
+    def _swap(self) -> None:
+        old = self._resources
+        self._resources = Resources.load(self.settings, shared_kb=old.shared_kb, zero_shot=old.zero_shot)
+        log.info("resources reloaded: %s", self._resources.names)
 
     def analyse(self, video_path: str | os.PathLike, progress: Progress | None = None) -> Evidence:
-        """The evidence for one clip; raises VideoError for unreadable or too large files."""
-        self.refresh()
-        return gather_evidence(video_path, self.resources, self.settings, progress=progress)
+        """The evidence for one clip, from one snapshot; raises VideoError for unreadable or too large files."""
+        return gather_evidence(video_path, self.snapshot(), self.settings, progress=progress)
 
     def answer_stream(self, question: str, evidence: Evidence, history: Iterable[Any] | None = None) -> Iterator[str]:
-        """Chunks of markdown; ``history`` is the chat so far (empty for the first question)."""
-        self.refresh()
+        """Chunks of markdown; ``history`` is the chat so far (empty for the first question).
+
+        A ``Replacement`` chunk (a model answer that failed its grounding check) replaces the
+        text streamed before it; ``answer`` and the UI do that, a terminal just prints it next.
+        """
+        resources = self.snapshot()
         if self.llm_note:
             yield self.llm_note + "\n\n"
         yield from answer_stream(
@@ -87,20 +119,19 @@ class Assistant:
             evidence,
             history,
             self.backend,
-            self.resources.kb,
+            resources.kb,
             secret=self.settings.google_api_key,
         )
 
     def answer(self, question: str, evidence: Evidence, history: Iterable[Any] | None = None) -> str:
-        return "".join(self.answer_stream(question, evidence, history))
+        return collect_answer(self.answer_stream(question, evidence, history))
 
     def ask(self, video_path: str | os.PathLike, question: str = DEFAULT_QUESTION) -> tuple[Evidence, str]:
         evidence = self.analyse(video_path)
         return evidence, self.answer(question, evidence)
 
     def status(self) -> AssistantStatus:
-        self.refresh()
-        r = self.resources
+        r = self.snapshot()
         index_records = r.index.records.values() if r.index is not None else []
         return AssistantStatus(
             checkpoint=str(r.checkpoint) if r.checkpoint else None,

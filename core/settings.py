@@ -1,9 +1,10 @@
 """One settings object for the whole product.
 
-Values come from environment variables prefixed ``ACTIVITY_`` (for example
-``ACTIVITY_DATA_DIR=/data/var``) and can be overridden by CLI flags through
-``Settings(**overrides)``. Derived paths are properties, so changing ``data_dir`` moves every
-artifact with it.
+Precedence, highest first: a CLI flag (passed as ``Settings(**overrides)``), an environment
+variable prefixed ``ACTIVITY_`` (for example ``ACTIVITY_DATA_DIR=/data/var``), the default here.
+Derived paths are properties, so changing ``data_dir`` moves every artifact with it. Fields with
+an alias (the Gemini key) accept their field name too (``populate_by_name``): without it some
+pydantic-settings versions silently drop ``Settings(google_api_key=...)``.
 """
 
 from pathlib import Path
@@ -14,7 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ACTIVITY_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="ACTIVITY_", extra="ignore", populate_by_name=True, protected_namespaces=()
+    )
 
     data_dir: Path = Path("var")
     kb_dir: Path = Path("kb")
@@ -37,12 +40,19 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("ACTIVITY_GOOGLE_API_KEY", "GOOGLE_API_KEY", "GEMINI_API_KEY"),
     )
     llm_timeout_s: float = 20.0
+    # A local model by name (smollm2-135m, gemma3-270m: they install from PyPI); a path wins.
+    local_model: str = "smollm2-135m"
     local_model_path: Path | None = None
 
     # Scaling out: a Chroma server instead of the embedded folder; how long ranks wait on each other.
     chroma_url: str | None = None
     chroma_timeout_s: float = 10.0
     dist_timeout_s: float = 300.0
+
+    # OpenCLIP (zero-shot and ``clip:`` frame encoders): a weights file wins over the tag.
+    clip_model: str = "ViT-B-32"
+    clip_pretrained: str = "laion2b_s34b_b79k"
+    clip_weights: Path | None = None
 
     # Dataset downloads (``python -m training download``): each list is tried in order, falling over
     # to the next URL when one is down; env values are JSON lists (``ACTIVITY_UCF101_VIDEO_URLS='["..."]'``).
@@ -87,6 +97,11 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def clip_default_pretrained(self) -> str:
+        """What a CLIP model name without a tag is loaded with: the weights file, else the tag."""
+        return str(self.clip_weights) if self.clip_weights else self.clip_pretrained
 
     @property
     def max_file_bytes(self) -> int:

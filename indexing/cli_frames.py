@@ -3,9 +3,9 @@
 import argparse
 from pathlib import Path
 
-from indexing.cli_common import add_location_options, index_dir_from, settings_from
+from core.cli import settings_from
+from indexing.cli_common import add_index_dir_option, index_dir_from
 from indexing.encoders import get_encoder
-from indexing.frame_index import open_frame_index
 from indexing.index_builder import add_videos, build_frame_index, remove_clips
 from indexing.index_types import INDEX_KINDS
 from training.video import VideoLimits
@@ -26,19 +26,19 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     frames.add_argument("--nprobe", type=int, help="IVF lists searched per query (default: lists/16)")
     frames.add_argument("--ef-search", type=int, help="HNSW search breadth (default: 128)")
     frames.add_argument("--splits", default="train", help="comma-separated splits to index (default: train)")
-    add_location_options(frames)
+    add_index_dir_option(frames)
     frames.set_defaults(handler=run_frames)
 
     add = subparsers.add_parser("add", help="append labelled videos to the frame index (no rebuild)")
     add.add_argument("videos", nargs="+", type=Path)
     add.add_argument("--label", required=True)
     add.add_argument("--encoder", help="must match the index (default: the index's own encoder)")
-    add_location_options(add)
+    add_index_dir_option(add)
     add.set_defaults(handler=run_add)
 
     remove = subparsers.add_parser("remove", help="delete clips' vectors from the frame index")
     remove.add_argument("clip_ids", nargs="+", metavar="CLIP_ID")
-    add_location_options(remove)
+    add_index_dir_option(remove)
     remove.set_defaults(handler=run_remove)
 
 
@@ -65,15 +65,13 @@ def run_frames(args: argparse.Namespace) -> int:
 
 def run_add(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    index, encoder = open_frame_index(index_dir_from(args), args.encoder)
     limits = VideoLimits(max_bytes=settings.max_file_bytes, max_duration_s=settings.max_duration_s)
-    added = add_videos(index, encoder, args.videos, args.label, limits=limits)
-    print(f"added {len(added)} clip(s) as {args.label!r}: {', '.join(added)}; index holds {len(index)} frames")
+    added, frames = add_videos(index_dir_from(args), args.videos, args.label, encoder_name=args.encoder, limits=limits)
+    print(f"added {len(added)} clip(s) as {args.label!r}: {', '.join(added)}; index holds {frames} frames")
     return 0
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    index, _ = open_frame_index(index_dir_from(args))
-    removed = remove_clips(index, args.clip_ids)
-    print(f"removed {removed} frame vector(s) of {len(args.clip_ids)} clip(s); index holds {len(index)} frames")
+    removed, frames = remove_clips(index_dir_from(args), args.clip_ids)
+    print(f"removed {removed} frame vector(s) of {len(args.clip_ids)} clip(s); index holds {frames} frames")
     return 0

@@ -1,16 +1,13 @@
 """``python -m indexing kb``: sync the knowledge base into Chroma; optionally ask it something."""
 
 import argparse
-from pathlib import Path
 
-from indexing.cli_common import settings_from
+from core.cli import settings_from
 from indexing.knowledge_base import KnowledgeBase
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     kb = subparsers.add_parser("kb", help="sync kb/*.md into the Chroma collection (incremental)")
-    kb.add_argument("--kb-dir", type=Path, help="knowledge-base folder (default: $ACTIVITY_KB_DIR or ./kb)")
-    kb.add_argument("--data-dir", type=Path, help="data directory (default: $ACTIVITY_DATA_DIR or ./var)")
     kb.add_argument("--search", metavar="QUESTION", help="after syncing, print the passages closest to this")
     kb.add_argument("--label", action="append", help="restrict --search to this activity (repeatable)")
     kb.add_argument("--k", type=int, default=5)

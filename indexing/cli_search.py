@@ -6,7 +6,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from core.atomic import atomic_write_json
-from indexing.cli_common import add_location_options, index_dir_from, settings_from
+from core.cli import settings_from
+from indexing.cli_common import add_index_dir_option, index_dir_from
 from indexing.clip_search import ClipSearchResult, search_video
 from indexing.encoders import get_encoder
 from indexing.frame_index import FrameIndex, open_frame_index
@@ -23,7 +24,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     search.add_argument("--k", type=int, default=10, help="number of neighbour clips")
     search.add_argument("--json", action="store_true", help="print JSON instead of a table")
     search.add_argument("--encoder", help="must match the index (default: the index's own encoder)")
-    add_location_options(search)
+    add_index_dir_option(search)
     search.set_defaults(handler=run_search)
 
     evaluate = subparsers.add_parser("evaluate", help="kNN-vote accuracy of the index on a held-out split")
@@ -31,7 +32,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--split", default="test")
     evaluate.add_argument("--k", type=int, default=10)
     evaluate.add_argument("--out", type=Path, help="JSON report path (default: <index>/eval_<split>.json)")
-    add_location_options(evaluate)
+    add_index_dir_option(evaluate)
     evaluate.set_defaults(handler=run_evaluate)
 
 

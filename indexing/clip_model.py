@@ -5,29 +5,28 @@ CLIP puts images and sentences in one vector space: the image tower serves as a 
 activity the knowledge base names, trained or not. The weights are optional: without them the
 feature switches itself off with one warning, and callers turn the ``ArtifactError`` into a note.
 
-Settings (environment, prefix ``ACTIVITY_CLIP_``): ``MODEL`` (default ViT-B-32), ``PRETRAINED``
-(an open_clip tag, default laion2b_s34b_b79k, or ``random``) and ``WEIGHTS`` (a weights file,
-which wins over the tag). With a file, the architecture comes from the model name alone, so
-OpenAI weights go with ``ViT-B-32-quickgelu``, as in open_clip.
+Settings (``core.settings``; environment ``ACTIVITY_CLIP_MODEL``, ``ACTIVITY_CLIP_PRETRAINED``,
+``ACTIVITY_CLIP_WEIGHTS``): the model (default ViT-B-32), an open_clip tag (default
+laion2b_s34b_b79k, or ``random``) and a weights file, which wins over the tag. With a file, the
+architecture comes from the model name alone, so OpenAI weights go with ``ViT-B-32-quickgelu``, as in open_clip.
 """
 
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from torch import nn
 
 from core.errors import ArtifactError
+from core.settings import Settings
 from indexing.clip_weights import locate_weights
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "ViT-B-32"
-DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
+DEFAULT_MODEL = Settings.model_fields["clip_model"].default
+DEFAULT_PRETRAINED = Settings.model_fields["clip_pretrained"].default
 TEXT_BATCH = 64
 RANDOM_SEED = 0  # random weights are the same in every process, so a "random" index stays queryable
 
@@ -54,20 +53,9 @@ class ClipSpec:
         return cls(model.strip(), pretrained.strip() or default_pretrained)
 
 
-class ClipSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ACTIVITY_CLIP_", extra="ignore", protected_namespaces=())
-
-    model: str = DEFAULT_MODEL
-    pretrained: str = DEFAULT_PRETRAINED
-    weights: Path | None = None
-
-    @property
-    def default_pretrained(self) -> str:
-        """An explicit weights file wins over the tag."""
-        return str(self.weights) if self.weights else self.pretrained
-
-    def spec(self, model: str | None = None) -> ClipSpec:
-        return ClipSpec.parse(model or self.model, self.default_pretrained)
+def clip_spec(settings: Settings, model: str | None = None) -> ClipSpec:
+    """The spec for ``model`` (default: the settings' model), with the settings' weights when it names none."""
+    return ClipSpec.parse(model or settings.clip_model, settings.clip_default_pretrained)
 
 
 @dataclass(eq=False)

@@ -5,13 +5,20 @@ and ``metadata-<token>.jsonl`` and records what built them (encoder spec, frame 
 index type, classes, counts, versions); ``thumbs/`` holds one JPEG per indexed frame. A save
 writes new uniquely named files first and commits by atomically replacing the manifest, so a
 crash at any point leaves the previous index loadable; unreferenced files are removed after.
+
+Two processes (the app and ``python -m indexing add``, say) may change one index: loads and
+saves hold the folder's cross-process lock, and ``FrameIndex.updating`` holds it across a
+whole read-modify-write, so one writer's additions are never lost to another's save, and a
+reader never pairs a new manifest with files a concurrent save has just removed.
 """
 
+import contextlib
 import json
 import os
 import platform
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,6 +28,7 @@ from PIL import Image
 
 from core.atomic import atomic_write, atomic_write_json
 from core.errors import ArtifactError
+from core.locks import store_lock
 from indexing.encoders import FrameEncoder, get_encoder
 from indexing.index_types import IndexType, apply_search_params, create_index
 
@@ -104,11 +112,12 @@ class FrameIndex:
                 f"No frame index in {root}. Build one with `python -m indexing frames --data <prepared dir>`."
             )
         try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-            if manifest.get("format") != FORMAT:
-                raise ValueError(f"format is {manifest.get('format')!r}, expected {FORMAT!r}")
-            index = faiss.read_index(str(root / manifest["files"]["index"]))
-            records = _read_records(root / manifest["files"]["metadata"])
+            with store_lock(root, what=f"The frame index in {root}"):
+                manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+                if manifest.get("format") != FORMAT:
+                    raise ValueError(f"format is {manifest.get('format')!r}, expected {FORMAT!r}")
+                index = faiss.read_index(str(root / manifest["files"]["index"]))
+                records = _read_records(root / manifest["files"]["metadata"])
         except (OSError, KeyError, ValueError, RuntimeError) as error:
             raise ArtifactError(f"Frame index in {root} is unreadable ({error}); rebuild it.") from error
         if index.ntotal != len(records):
@@ -118,6 +127,15 @@ class FrameIndex:
         if encoder is not None:
             loaded.check_encoder(encoder)
         return loaded
+
+    @classmethod
+    @contextlib.contextmanager
+    def updating(cls, root: str | os.PathLike, encoder: FrameEncoder | None = None) -> Iterator["FrameIndex"]:
+        """The latest committed index, locked until the caller's changes are saved (none on error)."""
+        with store_lock(root, what=f"The frame index in {root}"):
+            index = cls.load(root, encoder)
+            yield index
+            index.save()
 
     # -- what it holds --------------------------------------------------------------------------
     @property
@@ -215,7 +233,12 @@ class FrameIndex:
     # -- saving ---------------------------------------------------------------------------------
     def save(self) -> Path:
         """Write new files, then commit by replacing the manifest; clean up what is unreferenced."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        with store_lock(self.root, what=f"The frame index in {self.root}"):
+            self._save_locked()
+        return self.root
+
+    def _save_locked(self) -> None:
+        previous_build = _committed_build_id(self.root)
         token = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
         files = {"index": f"index-{token}.faiss", "metadata": f"metadata-{token}.jsonl"}
         write_index_file(self.index, self.root / files["index"])
@@ -236,10 +259,11 @@ class FrameIndex:
         }
         atomic_write_json(self.root / MANIFEST_FILE, manifest)
         self.manifest = manifest
-        self._remove_unreferenced()
-        return self.root
+        self._remove_unreferenced(previous_build)
 
-    def _remove_unreferenced(self) -> None:
+    def _remove_unreferenced(self, previous_build: str | None) -> None:
+        """Files no committed manifest names. Thumbnails of a build still being written by another
+        process (neither this build nor the one it replaced) are left to that build."""
         keep = set(self.manifest["files"].values())
         for pattern in ("index-*.faiss", "metadata-*.jsonl"):
             for path in self.root.glob(pattern):
@@ -248,9 +272,17 @@ class FrameIndex:
         thumbs = self.root / THUMBS_DIR
         if thumbs.is_dir():
             used = {record.thumbnail for record in self.records.values()}
+            ours = {self.manifest["build_id"], previous_build}
             for path in thumbs.iterdir():
-                if path.name not in used:
+                if path.name not in used and path.name.split("-", 1)[0] in ours:
                     path.unlink(missing_ok=True)
+
+
+def _committed_build_id(root: Path) -> str | None:
+    try:
+        return json.loads((root / MANIFEST_FILE).read_text(encoding="utf-8")).get("build_id")
+    except (OSError, ValueError):
+        return None
 
 
 def write_index_file(index: faiss.Index, path: Path) -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from core.errors import DatasetError
+from core.errors import ArtifactError, DatasetError
 from indexing.encoders import FrameEncoder
-from indexing.frame_index import FrameIndex, FrameRecord, FrameSampling
+from indexing.frame_index import FrameIndex, FrameRecord, FrameSampling, open_frame_index
 from indexing.frame_sampling import frame_selection
 from indexing.index_types import choose_index_type
 from training.frame_cache import FrameCache, safe_clip_id
@@ -97,33 +97,42 @@ def _unique_clip_id(index: FrameIndex, path: Path) -> str:
 
 
 def add_videos(
-    index: FrameIndex,
-    encoder: FrameEncoder,
+    index_dir: str | os.PathLike,
     paths: Sequence[str | os.PathLike],
     label: str,
     *,
+    encoder_name: str | None = None,
     limits: VideoLimits | None = None,
-) -> list[str]:
-    """Decode, embed and append labelled videos (no rebuild); saves once at the end."""
-    index.check_encoder(encoder)
+) -> tuple[list[str], int]:
+    """Decode, embed and append labelled videos (no rebuild); returns (clip ids, frames now indexed).
+
+    All or nothing: videos are decoded and embedded first, outside the index's lock (the slow
+    part), then appended to the latest committed index and saved once, under the lock.
+    """
+    index, encoder = open_frame_index(index_dir, encoder_name)
     sampling = index.sampling
-    added = []
+    embedded = []
     for path in tqdm([Path(p) for p in paths], desc="add", unit="video"):
         clip = decode_video(
             path, sampling.per_clip, sampling.size, keep_aspect=sampling.keep_aspect, limits=limits
         ).clips[0]
-        clip_id = _unique_clip_id(index, path)
-        records = [
-            FrameRecord(clip_id, label, ADDED_SPLIT, str(path.resolve()), round(float(t), 3)) for t in clip.times_s
-        ]
-        index.add(encoder.encode(clip.frames), records, clip.frames)
-        added.append(clip_id)
-    index.save()
-    return added
+        embedded.append((path, clip, encoder.encode(clip.frames)))
+    added = []
+    with FrameIndex.updating(index_dir, encoder) as latest:
+        if latest.sampling != sampling:
+            raise ArtifactError(f"The frame index in {index_dir} was rebuilt while adding; add the clips again.")
+        for path, clip, vectors in embedded:
+            clip_id = _unique_clip_id(latest, path)
+            records = [
+                FrameRecord(clip_id, label, ADDED_SPLIT, str(path.resolve()), round(float(t), 3)) for t in clip.times_s
+            ]
+            latest.add(vectors, records, clip.frames)
+            added.append(clip_id)
+    return added, len(latest)
 
 
-def remove_clips(index: FrameIndex, clip_ids: Sequence[str]) -> int:
-    """Delete clips' vectors and thumbnails; returns the number of vectors removed."""
-    removed = sum(index.remove(clip_id) for clip_id in clip_ids)
-    index.save()
-    return removed
+def remove_clips(index_dir: str | os.PathLike, clip_ids: Sequence[str]) -> tuple[int, int]:
+    """Delete clips' vectors and thumbnails; returns (vectors removed, frames left)."""
+    with FrameIndex.updating(index_dir) as index:
+        removed = sum(index.remove(clip_id) for clip_id in clip_ids)
+    return removed, len(index)

@@ -4,17 +4,21 @@
 sections that are new or changed; sections of deleted files are removed. A file whose front
 matter is broken is reported and skipped; its previously synced sections stay until it is
 fixed or deleted. ``changed_since_sync`` is a cheap mtime/size check the app runs per request.
+A sync holds the Chroma folder's cross-process lock, so the app and ``python -m indexing kb``
+(or two threads) never write the collection at once.
 """
 
 import hashlib
 import json
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.atomic import atomic_write_json
 from core.errors import KnowledgeBaseError
+from core.locks import store_lock
 from core.settings import Settings
 from indexing.chroma_client import open_collection
 from indexing.front_matter import FrontMatter, split_front_matter
@@ -96,6 +100,21 @@ def file_chunks(name: str, front: FrontMatter, body: str) -> list[_Chunk]:
     return chunks
 
 
+def parse_kb_file(name: str, text: str, claimed: Mapping[str, str]) -> tuple[FrontMatter, list[_Chunk]]:
+    """The one rule for a usable KB file: front matter, at least one section, a label no other file claims.
+
+    ``claimed`` maps lower-case labels to the file that describes them.
+    """
+    front, body = split_front_matter(text)
+    owner = claimed.get(front.label.lower())
+    if owner:
+        raise KnowledgeBaseError(f"label {front.label!r} is already described in {owner}; edit that file instead")
+    chunks = file_chunks(name, front, body)
+    if not chunks:
+        raise KnowledgeBaseError("no text below the front matter; add '## ' sections")
+    return front, chunks
+
+
 def kb_signature(kb_dir: Path) -> dict:
     """Names, sizes and mtimes of the markdown files: changes whenever a file is saved."""
     files = sorted(kb_dir.glob("*.md")) if kb_dir.is_dir() else []
@@ -152,14 +171,7 @@ class KnowledgeBase:
         skipped: set[str] = set()
         for path in sorted(self.kb_dir.glob("*.md")):
             try:
-                front, body = split_front_matter(path.read_text(encoding="utf-8"))
-                if front.label.lower() in labels:
-                    raise KnowledgeBaseError(
-                        f"label {front.label!r} is already described in {labels[front.label.lower()]}"
-                    )
-                file_sections = file_chunks(path.name, front, body)
-                if not file_sections:
-                    raise KnowledgeBaseError("no text: add '## ' sections below the front matter")
+                front, file_sections = parse_kb_file(path.name, path.read_text(encoding="utf-8"), labels)
             except (KnowledgeBaseError, UnicodeDecodeError) as error:
                 report.skipped.append((path.name, str(error)))
                 skipped.add(path.name)
@@ -171,6 +183,10 @@ class KnowledgeBase:
 
     def sync(self) -> SyncReport:
         """Bring the collection in line with the files; embeds only new or changed sections."""
+        with store_lock(self.chroma_dir, what=f"The knowledge-base store {self.chroma_dir}"):
+            return self._sync_locked()
+
+    def _sync_locked(self) -> SyncReport:
         report = SyncReport()
         signature = kb_signature(self.kb_dir)
         wanted, skipped = self._read_files(report)
@@ -209,6 +225,9 @@ class KnowledgeBase:
             return True
 
     # -- reading --------------------------------------------------------------------------------
+    def passage_count(self) -> int:
+        return self.collection.count()
+
     def entries(self) -> dict[str, KbEntry]:
         """label -> entry, for every activity the collection describes."""
         stored = self.collection.get(include=["metadatas"])

@@ -11,8 +11,9 @@ from torch import nn
 
 from core.cli import run_cli
 from core.errors import ArtifactError
+from core.settings import Settings
 from indexing.__main__ import main
-from indexing.clip_model import ClipSettings, ClipSpec, clear_clip_cache, load_clip
+from indexing.clip_model import ClipSpec, clear_clip_cache, load_clip
 from indexing.clip_weights import locate_weights
 from indexing.encoders.backbone import BackboneEncoder
 from indexing.encoders.clip import ClipEncoder, clip_encoder, clip_spec_from_name
@@ -86,7 +87,7 @@ def test_explicit_weights_file_is_loaded(tiny, tmp_path):
     torch.save(state, path)
     loaded = load_clip(ClipSpec(tiny, str(path)))
     assert loaded.logit_scale == pytest.approx(50.0) and loaded.weights == "weights file tiny.pt"
-    assert clip_spec_from_name(f"clip:{tiny}", ClipSettings(weights=path)) == ClipSpec(tiny, str(path))
+    assert clip_spec_from_name(f"clip:{tiny}", Settings(clip_weights=path)) == ClipSpec(tiny, str(path))
     assert clip_spec_from_name("clip:ViT-B-32:openai") == ClipSpec("ViT-B-32", "openai")
 
 

@@ -1,16 +1,19 @@
 """``python -m training {download,prepare,train,evaluate,compare,predict}``: parse arguments, call the library."""
 
-import argparse
 import sys
 
-from core.cli import dispatch, run_cli
+from core.cli import build_parser, dispatch, run_cli
 from training import cli_download, cli_prepare, cli_train
 
 COMMAND_MODULES = [cli_download, cli_prepare, cli_train]
 
 
+def parser():
+    return build_parser("python -m training", __doc__, COMMAND_MODULES)
+
+
 def main(argv: list[str] | None = None) -> int:
-    return dispatch(argparse.ArgumentParser(prog="python -m training", description=__doc__), COMMAND_MODULES, argv)
+    return dispatch(parser(), argv)
 
 
 if __name__ == "__main__":

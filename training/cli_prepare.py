@@ -3,7 +3,7 @@
 import argparse
 from pathlib import Path
 
-from core.settings import Settings
+from core.cli import add_deprecated_alias, settings_from
 from training.prepare import PrepareConfig, prepare_dataset
 from training.sources import LAYOUTS, load_source
 from training.video import VideoLimits
@@ -19,8 +19,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
         "--classes", help="comma-separated class filter; 'all' for every class "
         "(default: the ten first-release classes for UCF101, all classes otherwise)",
     )  # fmt: skip
-    parser.add_argument("--out", type=Path, help="prepared dir (default: <data>/prepared)")
-    parser.add_argument("--data-dir", type=Path, help="data directory (default: $ACTIVITY_DATA_DIR or ./var)")
+    parser.add_argument("--data", type=Path, help="prepared folder to write (default: <data>/prepared)")
+    add_deprecated_alias(parser, "--out", "--data", dest="data", type=Path)
     parser.add_argument("--num-frames", type=int, default=16)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--num-clips", type=int, default=2, help="clips cached per video (video-level eval)")
@@ -41,8 +41,8 @@ def _class_filter(value: str | None, source: Path, layout: str) -> list[str] | N
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    settings = Settings(**({"data_dir": args.data_dir} if args.data_dir else {}))
-    out = args.out or settings.prepared_dir
+    settings = settings_from(args)
+    out = args.data or settings.prepared_dir
     clips = load_source(
         args.source, args.layout, splits_dir=args.splits, split_number=args.split_number,
         classes=_class_filter(args.classes, args.source, args.layout),

@@ -8,8 +8,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from core.cli import settings_from
 from core.errors import ArtifactError
-from core.settings import Settings
 from training.compare import compare_runs
 from training.distributed import process_group
 from training.evaluation import evaluate, format_report
@@ -35,7 +35,6 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", help="prepared dataset dir (default: <data>/prepared)")
     p.add_argument("--out", type=Path, help="runs dir for a new run, or a run dir (default: <data>/runs)")
     p.add_argument("--run-name", help="folder name of the run inside --out (default: <model>_<time>)")
-    p.add_argument("--data-dir", type=Path, help="data directory (default: $ACTIVITY_DATA_DIR or ./var)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
     p.add_argument("--epochs", type=int, help="default 20")
     p.add_argument("--batch-size", type=int, help="default 8 (per process under torchrun)")
@@ -65,7 +64,6 @@ def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("evaluate", help="score a checkpoint on a split (writes eval_<split>.json)")
     p.add_argument("--checkpoint", required=True, help="checkpoint.pt or its run dir")
     p.add_argument("--data", help="prepared dataset dir (default: <data>/prepared)")
-    p.add_argument("--data-dir", type=Path, help="data directory (default: $ACTIVITY_DATA_DIR or ./var)")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--out", type=Path, help="where to write results (default: the run dir)")
     p.add_argument("--batch-size", type=int, default=16)
@@ -96,10 +94,6 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
         add(subparsers)
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    return Settings(**({"data_dir": args.data_dir} if getattr(args, "data_dir", None) else {}))
-
-
 def _given(args: argparse.Namespace) -> dict[str, Any]:
     fields = set(TrainConfig.__dataclass_fields__)
     return {k: v for k, v in vars(args).items() if k in fields and v is not None}
@@ -119,13 +113,13 @@ def train_config(args: argparse.Namespace, run_dir: Path) -> TrainConfig:
         return TrainConfig(**{**saved, **given})
     if "model" not in given:
         raise ArtifactError("--model is required for a new run (one of " + ", ".join(MODEL_NAMES) + ").")
-    given.setdefault("data", str(_settings(args).prepared_dir))
+    given.setdefault("data", str(settings_from(args).prepared_dir))
     return TrainConfig(**given)
 
 
 def run_train(args: argparse.Namespace) -> int:
     """One process, or one rank of a ``torchrun`` launch (the same command line on every rank)."""
-    settings = _settings(args)
+    settings = settings_from(args)
     with process_group(settings.dist_timeout_s) as group:
         if not group.is_main:
             logging.getLogger().setLevel(logging.WARNING)  # one log per run: rank 0's
@@ -143,7 +137,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    data = args.data or _settings(args).prepared_dir
+    data = args.data or settings_from(args).prepared_dir
     report = evaluate(
         args.checkpoint,
         data,
@@ -163,7 +157,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    settings = Settings()
+    settings = settings_from(args)
     limits = VideoLimits(max_bytes=settings.max_file_bytes, max_duration_s=settings.max_duration_s)
     classifier = Classifier.from_checkpoint(args.checkpoint, device=args.device)
     for video in args.videos:

@@ -32,7 +32,7 @@ class FrameCache:
         if not config_path.is_file():
             raise DatasetError(
                 f"{self.root} is not a prepared dataset (no {CONFIG_FILE}). "
-                "Run `python -m training prepare --source <videos> --out <dir>` first."
+                "Run `python -m training prepare --source <videos> --data <dir>` first."
             )
         self.config: dict = json.loads(config_path.read_text(encoding="utf-8"))
         self.classes: list[str] = read_classes(self.root)

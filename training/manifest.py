@@ -42,7 +42,9 @@ def _optional_float(value: str) -> float | None:
 def read_manifest(prepared_dir: str | os.PathLike) -> list[ManifestRow]:
     path = Path(prepared_dir) / MANIFEST_FILE
     if not path.is_file():
-        raise DatasetError(f"{path} not found. Run `python -m training prepare` first.")
+        raise DatasetError(
+            f"{path} not found. Run `python -m training prepare --source <folder of labelled videos>` first."
+        )
     with path.open(newline="", encoding="utf-8") as handle:
         return [
             ManifestRow(
@@ -65,5 +67,7 @@ def write_classes(prepared_dir: str | os.PathLike, classes: list[str]) -> Path:
 def read_classes(prepared_dir: str | os.PathLike) -> list[str]:
     path = Path(prepared_dir) / CLASSES_FILE
     if not path.is_file():
-        raise DatasetError(f"{path} not found. Run `python -m training prepare` first.")
+        raise DatasetError(
+            f"{path} not found. Run `python -m training prepare --source <folder of labelled videos>` first."
+        )
     return list(json.loads(path.read_text(encoding="utf-8"))["classes"])

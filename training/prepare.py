@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from core.atomic import atomic_write, atomic_write_json
 from core.errors import AssistantError, DatasetError
+from core.locks import store_lock
 from training.frame_cache import CONFIG_FILE, frames_path, safe_clip_id
 from training.manifest import ManifestRow, read_classes, read_manifest, write_classes, write_manifest
 from training.sources import SourceClip
@@ -26,6 +27,9 @@ from training.video import VideoLimits, decode_video
 log = logging.getLogger(__name__)
 FAILURES_FILE = "failures.json"
 _CHECKPOINT_EVERY = 200
+
+# A second prepare of the same folder waits this long, then says another one is running.
+PREPARE_LOCK_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,20 @@ def prepare_dataset(
     limits: VideoLimits | None = None,
     source: str = "",
 ) -> PrepareReport:
-    out_dir = Path(out_dir)
+    """Decode every clip once into ``out_dir`` (resuming what is cached); one writer at a time."""
+    with store_lock(out_dir, timeout_s=PREPARE_LOCK_WAIT_S, what=f"The prepared folder {out_dir}"):
+        return _prepare(clips, Path(out_dir), config, workers=workers, limits=limits, source=source)
+
+
+def _prepare(
+    clips: list[SourceClip],
+    out_dir: Path,
+    config: PrepareConfig,
+    *,
+    workers: int,
+    limits: VideoLimits | None,
+    source: str,
+) -> PrepareReport:
     classes = sorted({clip.label for clip in clips})
     _check_config(out_dir, config, classes)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -39,6 +39,12 @@ def resolve_run_dir(out: Path, model: str, run_name: str | None, resume: bool) -
     return run_dir
 
 
+def finished_runs(runs_dir: Path) -> list[Path]:
+    """Run folders holding a finished checkpoint (a run's best model), most recently written first."""
+    found = [path for path in runs_dir.glob(f"*/{CHECKPOINT}") if path.is_file()] if runs_dir.is_dir() else []
+    return [path.parent for path in sorted(found, key=lambda path: (path.stat().st_mtime_ns, str(path)), reverse=True)]
+
+
 def checkpoint_path(path: str | Path) -> Path:
     """Accept a checkpoint file or the run folder that holds it."""
     path = Path(path)

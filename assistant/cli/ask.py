@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 
 from assistant.answering.evidence_text import evidence_summary
-from assistant.cli.common import settings_from
 from assistant.service import DEFAULT_QUESTION, Assistant
+from core.cli import settings_from
 from core.errors import AssistantError, VideoError
 from training.sources.types import VIDEO_SUFFIXES
 from training.video import STILL_SUFFIXES

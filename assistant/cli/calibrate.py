@@ -3,9 +3,9 @@
 import argparse
 from pathlib import Path
 
-from assistant.cli.common import settings_from
 from assistant.library.calibrate import MAX_UNKNOWN_RATE, calibrate, save_result
 from assistant.library.resources import Resources
+from core.cli import settings_from
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:

@@ -3,25 +3,12 @@
 import argparse
 from pathlib import Path
 
-from assistant.cli.common import settings_from
 from assistant.zeroshot.evaluation import evaluate_zero_shot, trained_results
 from assistant.zeroshot.scorer import MAX_FRAMES, ZeroShotScorer
 from core.atomic import atomic_write_json
-from indexing.clip_model import ClipSettings
+from core.cli import settings_from
+from indexing.clip_model import clip_spec
 from indexing.knowledge_base import KnowledgeBase
-
-
-def add_clip_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--clip-model", help="OpenCLIP model (default: $ACTIVITY_CLIP_MODEL or ViT-B-32)")
-    parser.add_argument(
-        "--clip-pretrained", help="open_clip tag (default: $ACTIVITY_CLIP_PRETRAINED or laion2b_s34b_b79k)"
-    )
-    parser.add_argument("--clip-weights", type=Path, help="CLIP weights file (default: $ACTIVITY_CLIP_WEIGHTS)")
-
-
-def clip_settings_from(args: argparse.Namespace) -> ClipSettings:
-    overrides = {"model": args.clip_model, "pretrained": args.clip_pretrained, "weights": args.clip_weights}
-    return ClipSettings(**{key: value for key, value in overrides.items() if value is not None})
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
@@ -30,14 +17,13 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     zeroshot.add_argument("--split", default="test")
     zeroshot.add_argument("--frames-per-clip", type=int, default=MAX_FRAMES)
     zeroshot.add_argument("--out", type=Path, help="JSON report (default: <data>/zeroshot_<split>.json)")
-    add_clip_options(zeroshot)
     zeroshot.set_defaults(handler=run_zeroshot)
 
 
 def run_zeroshot(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    scorer = ZeroShotScorer.load(clip_settings_from(args).spec(), settings.data_dir)
-    kb = KnowledgeBase(settings.kb_dir, settings.chroma_dir)
+    scorer = ZeroShotScorer.load(clip_spec(settings), settings.data_dir)
+    kb = KnowledgeBase.from_settings(settings)
     if kb.changed_since_sync():
         kb.sync()
     data = args.data or settings.prepared_dir

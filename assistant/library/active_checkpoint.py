@@ -8,8 +8,9 @@ from pathlib import Path
 
 from core.atomic import atomic_write_text
 from core.errors import ArtifactError
+from core.locks import store_lock
 from core.settings import Settings
-from training.run_dir import CHECKPOINT, checkpoint_path
+from training.run_dir import CHECKPOINT, checkpoint_path, finished_runs
 
 ACTIVE_FILE = "active_checkpoint.txt"
 
@@ -20,8 +21,8 @@ def active_file(settings: Settings) -> Path:
 
 def newest_checkpoint(runs_dir: Path) -> Path | None:
     """The most recently written ``runs/*/checkpoint.pt`` (a finished run's best model)."""
-    found = [path for path in runs_dir.glob(f"*/{CHECKPOINT}") if path.is_file()] if runs_dir.is_dir() else []
-    return max(found, key=lambda path: (path.stat().st_mtime_ns, str(path)), default=None)
+    runs = finished_runs(runs_dir)
+    return runs[0] / CHECKPOINT if runs else None
 
 
 def find_active_checkpoint(settings: Settings) -> Path | None:
@@ -49,5 +50,6 @@ def set_active_checkpoint(settings: Settings, path: str | Path) -> Path:
     path = checkpoint_path(Path(path)).resolve()
     if not path.is_file():
         raise ArtifactError(f"{path} is not a checkpoint file; train one with `python -m training train`.")
-    atomic_write_text(active_file(settings), f"{path}\n")
+    with store_lock(settings.runs_dir, what=f"The runs folder {settings.runs_dir}"):
+        atomic_write_text(active_file(settings), f"{path}\n")
     return path

@@ -6,23 +6,19 @@ label, that is enough to recognise and explain an activity the classifier never 
 """
 
 import os
-import re
 from collections.abc import Sequence
 
 from core.errors import ArtifactError, DatasetError
+from core.labels import checked_label
 from core.settings import Settings
-from indexing.frame_index import MANIFEST_FILE, open_frame_index
+from indexing.frame_index import MANIFEST_FILE
 from indexing.index_builder import add_videos
 from training.video import VideoLimits
-
-LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _-]{0,79}")
 
 
 def add_example_clips(settings: Settings, paths: Sequence[str | os.PathLike], label: str) -> list[str]:
     """Append the clips under ``label``; returns their clip ids. All or nothing: saved once at the end."""
-    label = (label or "").strip()
-    if not LABEL_PATTERN.fullmatch(label):
-        raise DatasetError(f"{label!r} is not a usable label: use the activity's class name, e.g. RopeClimbing.")
+    label = checked_label(label)
     if not paths:
         raise DatasetError("No clips given: choose one or more labelled example videos.")
     if not (settings.index_dir / MANIFEST_FILE).is_file():
@@ -30,6 +26,6 @@ def add_example_clips(settings: Settings, paths: Sequence[str | os.PathLike], la
             f"There is no frame index in {settings.index_dir} to add examples to yet. Build one first: "
             f"`python -m assistant setup --data <folder of labelled clips>` (or `python -m indexing frames`)."
         )
-    index, encoder = open_frame_index(settings.index_dir)
     limits = VideoLimits(max_bytes=settings.max_file_bytes, max_duration_s=settings.max_duration_s)
-    return add_videos(index, encoder, list(paths), label, limits=limits)
+    added, _ = add_videos(settings.index_dir, list(paths), label, limits=limits)
+    return added

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from core.atomic import atomic_write_text
 from core.errors import KnowledgeBaseError
+from core.labels import checked_label
 from indexing.front_matter import FrontMatter, split_front_matter
-from indexing.knowledge_base import KnowledgeBase, SyncReport
-from indexing.markdown_chunks import chunk_markdown
+from indexing.knowledge_base import KnowledgeBase, SyncReport, parse_kb_file
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}\.md")
 MAX_CHARS = 200_000
@@ -113,16 +113,9 @@ class KbEditor:
         if len(text) > MAX_CHARS:
             raise KnowledgeBaseError(f"{name} is {len(text)} characters; keep a file under {MAX_CHARS}.")
         try:
-            front, body = split_front_matter(text)
+            front, _ = parse_kb_file(name, text, self.labels(exclude=name))
         except KnowledgeBaseError as error:
-            raise KnowledgeBaseError(f"{name}: {error}") from error
-        if not chunk_markdown(body):
-            raise KnowledgeBaseError(f"{name}: no text below the front matter; add '## ' sections.")
-        owner = self.labels(exclude=name).get(front.label.lower())
-        if owner:
-            raise KnowledgeBaseError(
-                f"{name}: label {front.label!r} is already described in {owner}; edit that file instead."
-            )
+            raise KnowledgeBaseError(f"{name}: {error}.") from error
         return front
 
     # -- changing -------------------------------------------------------------------------------
@@ -139,11 +132,7 @@ class KbEditor:
 
     def create(self, label: str, name: str | None = None) -> str:
         """A new activity file from the template; returns its name. Never overwrites a file."""
-        label = (label or "").strip()
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 _-]*", label):
-            raise KnowledgeBaseError(
-                f"{label!r} is not a usable label: use the dataset's class name (letters, digits), e.g. RopeClimbing."
-            )
+        label = checked_label(label, KnowledgeBaseError)
         name = (name or "").strip() or file_name_for(label)
         if not name.endswith(".md"):
             name += ".md"

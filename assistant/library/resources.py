@@ -1,14 +1,21 @@
-"""What answering needs loaded: the active classifier, the frame index with its encoder, the KB.
+"""What answering needs loaded, as one immutable snapshot: classifier, frame index + encoder, KB, fusion.
 
-Loading models takes seconds, so it happens once and the object is kept by its owner (the
-``Assistant``, a CLI run, a benchmark). Each part is optional: a part that cannot load is
-recorded as missing, with the reason and the command that builds it, and answering goes on
-without it. ``refresh`` reloads only parts whose files changed (a cheap stat check), so a
-newly trained model, a rebuilt index or an edited KB is picked up by the next answer. The CLIP
-zero-shot scorer alone loads on first need, since most answers never need it.
+Loading models takes seconds, so a snapshot is built once and kept by its owner (the
+``Assistant``, a CLI run, a benchmark). It is never changed after it is built: when a
+checkpoint, the index or the calibration changes on disk, the owner builds a new snapshot and
+swaps one reference, while requests already running finish on the snapshot they started
+with, so their classes, probabilities and neighbours always come from one consistent set of
+files. Each part is optional: a part that cannot load is recorded as missing, with the reason
+and the command that builds it, and answering goes on without it.
+
+Two things are shared by successive snapshots instead of reloaded: the knowledge base (one
+``KnowledgeBase`` per process, synced in place when a ``kb/`` file changes, so an edit never
+needs a model reload) and the CLIP zero-shot scorer (loaded on first need, since most answers
+never need it).
 """
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +26,7 @@ from assistant.library.calibration import calibration_path, load_fusion
 from assistant.zeroshot.scorer import ZeroShotScorer
 from core.errors import AssistantError
 from core.settings import Settings
-from indexing.clip_model import ClipSettings
+from indexing.clip_model import clip_spec
 from indexing.encoders import FrameEncoder
 from indexing.frame_index import MANIFEST_FILE, FrameIndex, open_frame_index
 from indexing.knowledge_base import KnowledgeBase
@@ -36,21 +43,98 @@ def _fingerprint(path: Path | None) -> tuple | None:
     return (str(path), stat.st_mtime_ns, stat.st_size)
 
 
+def file_fingerprints(settings: Settings) -> dict[str, tuple | None]:
+    """What a snapshot was built from: a cheap stat of each file whose change needs a reload."""
+    try:
+        checkpoint = find_active_checkpoint(settings)
+    except AssistantError:
+        checkpoint = None
+    return {
+        "classifier": _fingerprint(checkpoint),
+        "index": _fingerprint(settings.index_dir / MANIFEST_FILE),
+        "fusion": _fingerprint(calibration_path(checkpoint, settings.index_dir)),
+    }
+
+
 def build_commands(settings: Settings) -> dict[str, str]:
     """The command that builds each part, with this installation's paths filled in."""
     data = settings.data_dir
     prepared = settings.prepared_dir
     return {
-        "prepared data": f"python -m training prepare --source <folder of labelled videos> --out {prepared}",
-        "classifier": f"python -m training train --model effnet_frames --data {prepared} --out {settings.runs_dir}",
-        "frame index": f"python -m indexing frames --data {prepared} --data-dir {data}",
+        "prepared data": f"python -m training prepare --source <folder of labelled videos> --data-dir {data}",
+        "classifier": f"python -m training train --model effnet_frames --data-dir {data}",
+        "frame index": f"python -m indexing frames --data-dir {data}",
         "knowledge base": f"python -m indexing kb --kb-dir {settings.kb_dir} --data-dir {data}",
         "calibration": f"python -m assistant calibrate --data {prepared} --data-dir {data}",
         "zero-shot": "ACTIVITY_CLIP_WEIGHTS=<OpenCLIP weights file> (or copy it into the Hugging Face cache)",
     }
 
 
-@dataclass
+def missing_part(settings: Settings, name: str, reason: str) -> MissingPart:
+    return MissingPart(name=name, reason=reason, fix=build_commands(settings)[name])
+
+
+class ZeroShotLoader:
+    """The CLIP scorer, loaded when first needed (seconds, hundreds of MB) and then kept.
+
+    Without weights it stays None and says why in ``missing``; asking again costs nothing.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._scorer: ZeroShotScorer | None = None
+        self.missing: MissingPart | None = None
+
+    def get(self) -> ZeroShotScorer | None:
+        with self._lock:
+            if self._scorer is None and self.missing is None:
+                try:
+                    self._scorer = ZeroShotScorer.load(clip_spec(self.settings), self.settings.data_dir)
+                except AssistantError as error:
+                    self.missing = missing_part(self.settings, "zero-shot", str(error))
+            return self._scorer
+
+
+class SharedKnowledgeBase:
+    """The process's one ``KnowledgeBase``, synced when its files change; notes say what was skipped."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.kb = KnowledgeBase.from_settings(settings)
+        self._lock = threading.Lock()
+        self.notes: list[str] = []
+        self.error: str | None = None
+        self._warmed = False
+
+    def available(self) -> KnowledgeBase | None:
+        """The KB, synced first if a file changed; None (with ``error`` set) when it cannot be used."""
+        if not self.settings.kb_dir.is_dir():
+            self.error = f"Knowledge-base folder {self.settings.kb_dir} not found."
+            return None
+        with self._lock:
+            if self.kb.changed_since_sync():
+                try:
+                    report = self.kb.sync()
+                except AssistantError as error:
+                    self.error = str(error)
+                    return None
+                # Replaced on every sync: a fixed file stops being reported.
+                self.notes = [f"KB file {file} was skipped: {reason}" for file, reason in report.skipped]
+            self.error = None
+            if not self._warmed:
+                # The sentence model loads on first use (seconds); do it here, not in the first answer.
+                # With a Chroma server this is also the first request: a server that is down shows here.
+                try:
+                    self.kb.search("warm-up", 1)
+                except AssistantError as error:
+                    self.error = str(error)
+                    return None
+                self._warmed = True
+        return self.kb
+
+
+@dataclass(frozen=True)
 class Resources:
     settings: Settings
     classifier: Classifier | None = None
@@ -59,141 +143,70 @@ class Resources:
     encoder: FrameEncoder | None = None
     kb: KnowledgeBase | None = None
     fusion: FusionSettings = DEFAULT_FUSION
-    missing: list[MissingPart] = field(default_factory=list)
-    clip: ClipSettings = field(default_factory=ClipSettings)
-    _zero_shot: ZeroShotScorer | None = field(default=None, repr=False)
-    _notes: list[str] = field(default_factory=list, repr=False)
-    _kb_notes: list[str] = field(default_factory=list, repr=False)
-    _fingerprints: dict[str, tuple | None] = field(default_factory=dict, repr=False)
+    static_missing: tuple[MissingPart, ...] = ()
+    static_notes: tuple[str, ...] = ()
+    fingerprints: dict = field(default_factory=dict, repr=False)
+    shared_kb: SharedKnowledgeBase | None = field(default=None, repr=False)
+    zero_shot: ZeroShotLoader | None = field(default=None, repr=False)
 
     @classmethod
-    def load(cls, settings: Settings) -> "Resources":
-        resources = cls(settings)
-        resources.reload()
-        return resources
+    def load(
+        cls,
+        settings: Settings,
+        *,
+        shared_kb: SharedKnowledgeBase | None = None,
+        zero_shot: ZeroShotLoader | None = None,
+    ) -> "Resources":
+        """A new snapshot of what is on disk now; ``shared_kb`` and ``zero_shot`` carry over from the last one."""
+        fingerprints = file_fingerprints(settings)
+        missing: list[MissingPart] = []
+        notes: list[str] = []
+        classifier, checkpoint = _load_classifier(settings, missing)
+        index, encoder = _load_index(settings, missing)
+        shared_kb = shared_kb or SharedKnowledgeBase(settings)
+        kb = shared_kb.available()
+        if kb is None:
+            missing.append(missing_part(settings, "knowledge base", shared_kb.error or "unavailable"))
+        fusion = _load_fusion(settings, checkpoint, index, notes, any_model=classifier is not None or index is not None)
+        return cls(
+            settings=settings,
+            classifier=classifier,
+            checkpoint=checkpoint,
+            index=index,
+            encoder=encoder,
+            kb=kb,
+            fusion=fusion,
+            static_missing=tuple(missing),
+            static_notes=tuple(notes),
+            fingerprints=fingerprints,
+            shared_kb=shared_kb,
+            zero_shot=zero_shot or ZeroShotLoader(settings),
+        )
 
-    def reload(self) -> None:
-        """Load every part afresh (after switching the active checkpoint, for instance)."""
-        fingerprints = self._current_fingerprints()
-        self.missing, self._notes, self._kb_notes = [], [], []
-        self._load_classifier()
-        self._load_index()
-        self._load_kb()
-        self._load_fusion()
-        self._fingerprints = fingerprints
+    def is_current(self) -> bool:
+        """False when a checkpoint, the index or the calibration changed since this snapshot was built."""
+        return file_fingerprints(self.settings) == self.fingerprints
 
-    def refresh(self) -> bool:
-        """Reload if a checkpoint, index or calibration file changed; sync the KB if a file was edited.
-
-        Returns True when the parts were reloaded.
-        """
-        if self._current_fingerprints() != self._fingerprints:
-            self.reload()
-            return True
-        if self.kb is not None and self.kb.changed_since_sync():
-            self._sync_kb()
-        return False
-
-    def _current_fingerprints(self) -> dict[str, tuple | None]:
-        try:
-            checkpoint = find_active_checkpoint(self.settings)
-        except AssistantError:
-            checkpoint = None
-        return {
-            "classifier": _fingerprint(checkpoint),
-            "index": _fingerprint(self.settings.index_dir / MANIFEST_FILE),
-            "fusion": _fingerprint(calibration_path(checkpoint, self.settings.index_dir)),
-        }
-
-    # -- parts ----------------------------------------------------------------------------------
-    def _missing(self, name: str, reason: str) -> None:
-        self.missing.append(MissingPart(name=name, reason=reason, fix=build_commands(self.settings)[name]))
-
-    def _load_classifier(self) -> None:
-        self.classifier, self.checkpoint = None, None
-        try:
-            path = find_active_checkpoint(self.settings)
-            if path is None:
-                self._missing("classifier", f"No trained classifier in {self.settings.runs_dir}.")
-                return
-            self.classifier = Classifier.from_checkpoint(path)
-            self.checkpoint = path
-        except AssistantError as error:
-            self._missing("classifier", str(error))
-
-    def _load_index(self) -> None:
-        self.index, self.encoder = None, None
-        root = self.settings.index_dir
-        if not (root / MANIFEST_FILE).is_file():
-            self._missing("frame index", f"No frame index in {root}.")
-            return
-        try:
-            index, encoder = open_frame_index(root)
-        except AssistantError as error:
-            self._missing("frame index", str(error))
-            return
-        if len(index) == 0:
-            self._missing("frame index", f"The frame index in {root} is empty.")
-            return
-        self.index, self.encoder = index, encoder
-
-    def _load_kb(self) -> None:
-        self.kb = None
-        if not self.settings.kb_dir.is_dir():
-            self._missing("knowledge base", f"Knowledge-base folder {self.settings.kb_dir} not found.")
-            return
-        self.kb = KnowledgeBase(self.settings.kb_dir, self.settings.chroma_dir)
-        if self.kb.changed_since_sync():
-            self._sync_kb()
-        if self.kb is not None:
-            # The sentence model loads on first use (seconds); do it here, not in the first answer.
-            self.kb.search("warm-up", 1)
-
-    def _sync_kb(self) -> None:
-        assert self.kb is not None
-        try:
-            report = self.kb.sync()
-        except AssistantError as error:
-            self.kb = None
-            self._missing("knowledge base", str(error))
-            return
-        # Replaced on every sync: a fixed file stops being reported.
-        self._kb_notes = [f"KB file {file} was skipped: {reason}" for file, reason in report.skipped]
-
-    def _load_fusion(self) -> None:
-        self.fusion = DEFAULT_FUSION
-        path = calibration_path(self.checkpoint, self.settings.index_dir if self.index else None)
-        if path is None or not path.is_file():
-            if self.classifier is not None or self.index is not None:
-                self._notes.append(
-                    "Fusion weight and unknown threshold are defaults, not calibrated "
-                    f"(run `{build_commands(self.settings)['calibration']}`)."
-                )
-            return
-        try:
-            self.fusion = load_fusion(path)
-        except AssistantError as error:
-            log.warning("%s", error)
-            self._notes.append(str(error))
+    def sync_kb(self) -> None:
+        """Pick up edited ``kb/`` files (cheap when nothing changed); the KB object is shared, not reloaded."""
+        if self.shared_kb is not None and self.kb is not None:
+            self.shared_kb.available()
 
     def zero_shot_scorer(self) -> ZeroShotScorer | None:
-        """The CLIP scorer, loaded when first needed (seconds, hundreds of MB) and then kept.
-
-        Without weights it is None and recorded as missing; asking again costs nothing.
-        """
-        if self._zero_shot is None:
-            try:
-                self._zero_shot = ZeroShotScorer.load(self.clip.spec(), self.settings.data_dir)
-            except AssistantError as error:
-                if "zero-shot" not in {part.name for part in self.missing}:
-                    self._missing("zero-shot", str(error))
-        return self._zero_shot
+        return self.zero_shot.get() if self.zero_shot is not None else None
 
     # -- for the UI and the CLI -----------------------------------------------------------------
     @property
+    def missing(self) -> list[MissingPart]:
+        """Parts that are not available, each with the command that builds it."""
+        extra = [self.zero_shot.missing] if self.zero_shot is not None and self.zero_shot.missing else []
+        return [*self.static_missing, *extra]
+
+    @property
     def notes(self) -> list[str]:
         """Things every answer should mention (uncalibrated fusion, skipped KB files)."""
-        return [*self._notes, *self._kb_notes]
+        kb_notes = self.shared_kb.notes if self.shared_kb is not None and self.kb is not None else []
+        return [*self.static_notes, *kb_notes]
 
     @property
     def names(self) -> dict[str, str | None]:
@@ -204,3 +217,50 @@ class Resources:
             "index": str(self.settings.index_dir) if self.index else None,
             "kb": str(self.settings.kb_dir) if self.kb else None,
         }
+
+
+def _load_classifier(settings: Settings, missing: list[MissingPart]) -> tuple[Classifier | None, Path | None]:
+    try:
+        path = find_active_checkpoint(settings)
+        if path is None:
+            missing.append(missing_part(settings, "classifier", f"No trained classifier in {settings.runs_dir}."))
+            return None, None
+        return Classifier.from_checkpoint(path), path
+    except AssistantError as error:
+        missing.append(missing_part(settings, "classifier", str(error)))
+        return None, None
+
+
+def _load_index(settings: Settings, missing: list[MissingPart]) -> tuple[FrameIndex | None, FrameEncoder | None]:
+    root = settings.index_dir
+    if not (root / MANIFEST_FILE).is_file():
+        missing.append(missing_part(settings, "frame index", f"No frame index in {root}."))
+        return None, None
+    try:
+        index, encoder = open_frame_index(root)
+    except AssistantError as error:
+        missing.append(missing_part(settings, "frame index", str(error)))
+        return None, None
+    if len(index) == 0:
+        missing.append(missing_part(settings, "frame index", f"The frame index in {root} is empty."))
+        return None, None
+    return index, encoder
+
+
+def _load_fusion(
+    settings: Settings, checkpoint: Path | None, index: FrameIndex | None, notes: list[str], *, any_model: bool
+) -> FusionSettings:
+    path = calibration_path(checkpoint, settings.index_dir if index is not None else None)
+    if path is None or not path.is_file():
+        if any_model:
+            notes.append(
+                "Fusion weight and unknown threshold are defaults, not calibrated "
+                f"(run `{build_commands(settings)['calibration']}`)."
+            )
+        return DEFAULT_FUSION
+    try:
+        return load_fusion(path)
+    except AssistantError as error:
+        log.warning("%s", error)
+        notes.append(str(error))
+        return DEFAULT_FUSION

@@ -14,7 +14,6 @@ from assistant.ui.library_tab import LibraryTab
 from assistant.ui.models_tab import ModelsTab
 from core.settings import Settings
 from indexing.frame_index import THUMBS_DIR
-from indexing.knowledge_base import KnowledgeBase
 
 # Requests answered at once; the rest wait in the queue (each one holds decoded frames and
 # model activations, and a laptop CPU has few cores).
@@ -29,8 +28,7 @@ CSS = """
 
 
 def build_app(assistant: Assistant) -> gr.Blocks:
-    settings = assistant.settings
-    editor = KbEditor(KnowledgeBase(settings.kb_dir, settings.chroma_dir))
+    editor = KbEditor(assistant.knowledge_base)
     library = LibraryTab(assistant, editor)
     # Uploaded videos (and their previews) leave gradio's cache a day after upload.
     with gr.Blocks(title=TITLE, delete_cache=(3600, 86400)) as demo:

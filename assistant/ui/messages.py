@@ -1,8 +1,11 @@
 """How the app reports the outcome of an action: one markdown line, plus a toast for refusals.
 
-Only the project's own errors (``AssistantError``) are turned into messages: their text says
-what was wrong and what to do. Anything else is a bug and is left to gradio's error handling.
+The project's own errors (``AssistantError``) become their message: it says what was wrong and
+what to do. Anything else is a bug: its traceback goes to the server log and the user still
+gets a readable line (never gradio's bare "upstream app has raised an exception").
 """
+
+import logging
 
 import gradio as gr
 
@@ -11,6 +14,18 @@ from core.errors import AssistantError
 
 def done(text: str) -> str:
     return f"✔ {text}"
+
+
+log = logging.getLogger(__name__)
+
+
+def unexpected(error: Exception, doing: str) -> str:
+    """Log the traceback of a bug and say, in words, what failed."""
+    log.exception("unexpected error while %s", doing)
+    return (
+        f"Something went wrong while {doing} ({type(error).__name__}: {error}). This is a bug, not your clip; "
+        "the server log has the details. Please try again."
+    )
 
 
 def refused(error: AssistantError | str) -> str:

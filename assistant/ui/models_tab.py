@@ -15,17 +15,9 @@ from assistant.ui.messages import done, refused
 from assistant.ui.status_view import banner_markdown
 from core.errors import AssistantError
 from training.compare import compare_runs
-from training.run_dir import CHECKPOINT, CURVES, METRICS, read_json
+from training.run_dir import CHECKPOINT, CURVES, METRICS, finished_runs, read_json
 
 EVAL_SPLITS = ("test", "val")
-
-
-def list_runs(runs_dir: Path) -> list[Path]:
-    """Run folders holding a finished checkpoint, newest first."""
-    if not runs_dir.is_dir():
-        return []
-    runs = [path.parent for path in runs_dir.glob(f"*/{CHECKPOINT}") if path.is_file()]
-    return sorted(runs, key=lambda run: (run / CHECKPOINT).stat().st_mtime_ns, reverse=True)
 
 
 def evaluation(run: Path) -> tuple[str | None, dict]:
@@ -55,7 +47,7 @@ class ModelsTab:
         self.settings = assistant.settings
 
     def runs(self) -> dict[str, Path]:
-        return {run.name: run for run in list_runs(self.settings.runs_dir)}
+        return {run.name: run for run in finished_runs(self.settings.runs_dir)}
 
     # -- handlers -------------------------------------------------------------------------------
     def active_markdown(self) -> str:
@@ -100,7 +92,10 @@ class ModelsTab:
                 f"macro F1 {_percent(video.get('macro_f1'))}" + (f"; most confused: {worst}" if worst else "")
             )
         else:
-            lines.append("Not evaluated yet: `python -m training evaluate` writes its scores and confusion matrix.")
+            lines.append(
+                f"Not evaluated yet: `python -m training evaluate --checkpoint {run}` writes its scores and "
+                "confusion matrix."
+            )
         confusion = _image(run / f"confusion_{split}.png") if split else None
         return "\n\n".join(lines), confusion, _image(run / CURVES)
 

@@ -25,7 +25,7 @@ def run_metrics(checkpoint: str | None) -> dict:
 
 def kb_chunks(assistant: Assistant) -> int | None:
     kb = assistant.resources.kb
-    return kb.collection.count() if kb is not None else None
+    return kb.passage_count() if kb is not None else None
 
 
 def _names(items: list[str], limit: int = 12) -> str:

