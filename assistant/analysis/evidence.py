@@ -124,6 +124,31 @@ class UsedArtifacts(BaseModel):
     kb: str | None = None
 
 
+class KeyMoment(BaseModel):
+    """A moment an explained decision leaned on: when, how much (peak = 1), and where in the frame."""
+
+    time_s: float
+    importance: float
+    region: str
+
+
+class ExplanationPart(BaseModel):
+    """Where the classifier looked for one class (Grad-CAM), added only when a user asks why.
+
+    ``probability`` is the class's mean over the explained windows; ``coverage`` the share of
+    the pictures the heat covers (heat at least half its peak); ``curve`` is (time s, importance).
+    """
+
+    label: str
+    probability: float
+    model: str
+    method: str
+    peak_s: float
+    moments: list[KeyMoment]
+    coverage: float
+    curve: list[tuple[float, float]]
+
+
 class Evidence(BaseModel):
     source_path: str
     media_kind: MediaKind
@@ -140,6 +165,11 @@ class Evidence(BaseModel):
     notes: list[str] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
     used: UsedArtifacts = Field(default_factory=UsedArtifacts)
+    explanations: list[ExplanationPart] = Field(default_factory=list)
+
+    def explanation_for(self, label: str | None) -> ExplanationPart | None:
+        """The latest explanation of ``label``, if a user asked for one."""
+        return next((part for part in reversed(self.explanations) if part.label == label), None)
 
     @property
     def is_still(self) -> bool:

@@ -43,8 +43,12 @@ Progress = Callable[[float, str], Any]
 WINDOW_OVERLAP = 0.25
 
 
-def _decode(path: Path, resources: Resources, settings: Settings) -> DecodedVideo:
-    """Frames at the classifier's input size (else the index's, else the settings')."""
+def decode_for_analysis(path: Path, resources: Resources, settings: Settings) -> DecodedVideo:
+    """Frames at the classifier's input size (else the index's, else the settings').
+
+    Public because explaining an answer (``assistant.analysis.explain``) must see the very
+    windows and frames the answer was computed from; decoding is deterministic.
+    """
     if resources.classifier is not None:
         preprocessing = resources.classifier.loaded.preprocessing
         num_frames, size, keep_aspect = preprocessing.num_frames, preprocessing.decode_size, preprocessing.keep_aspect
@@ -184,7 +188,7 @@ def gather_evidence(
 
     report(0.05, "decoding the video")
     with timer.step("decode"):
-        decoded = _decode(path, resources, settings)
+        decoded = decode_for_analysis(path, resources, settings)
     windows = decoded.clips
 
     report(0.3, "classifying")

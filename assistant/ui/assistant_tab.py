@@ -16,6 +16,7 @@ import gradio as gr
 from assistant.analysis.evidence import Evidence
 from assistant.service import DEFAULT_QUESTION, Assistant
 from assistant.ui import evidence_view
+from assistant.ui.explain_view import ExplainView
 from assistant.ui.playable import original_of, playable_preview
 from core.errors import AssistantError
 
@@ -184,6 +185,7 @@ class AssistantTab:
                     interactive=False,
                 )
         clip = gr.State(None)
+        ExplainView(self.assistant).render(video, clip)
         outputs = [chatbot, clip, question, verdict, labels, gallery, passages, timeline]
 
         gr.on([video.upload, video.stop_recording], self.new_clip, video, [video, *outputs], api_visibility="private")

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 
 from assistant.analysis.evidence import Evidence, KbPassage
 from assistant.analysis.timeline import dominant_segment_label, labels_by_duration
+from assistant.answering.explanation_answer import explanation_blocks, explanation_question
 
 BANNER = (
     "*Offline answerer: this reply was written from the evidence by the assistant's built-in "
@@ -317,7 +318,13 @@ def clip_answer(evidence: Evidence) -> list[str]:
 
 
 def followup_answer(question: str, evidence: Evidence, passages: Sequence[KbPassage]) -> list[str]:
-    """A follow-up answered by quoting the KB passages retrieved for the question."""
+    """A follow-up answered by quoting the KB passages retrieved for the question.
+
+    Questions about the explanation ("what did you look at?", "why not Surfing?") are answered
+    from the Grad-CAM summary instead, since the KB cannot know where the classifier looked.
+    """
+    if (asked := explanation_question(question, evidence)) is not None:
+        return [BANNER, *explanation_blocks(asked, evidence)]
     citations = _Citations()
     verdict = evidence.verdict
     about = (

@@ -1,0 +1,78 @@
+"""Time to explain one clip per model: Grad-CAM (forward + backward to the last block) on 2 cores.
+
+    python benchmarks/explain.py [--frames 16] [--threads 2] [--repeats 3]
+
+Each model gets its own input size (112 px for the 3D models, 224 px for the frame models) and
+explains one clip through the product's path (``training.saliency.explain_clips``: the same
+preprocessing as answers, heat maps at input size). Weights are random: speed does not depend
+on them. Prints one markdown table with the median of ``--repeats`` runs after one warm-up,
+and the machine's load, since other processes on a shared machine slow every figure down.
+Target: under 2 s for cnn3d and effnet_frames.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from training.checkpoint import LoadedClassifier  # noqa: E402
+from training.inference import Classifier  # noqa: E402
+from training.models import MODEL_NAMES, build_model, get_spec  # noqa: E402
+from training.preprocessing import Preprocessing  # noqa: E402
+from training.saliency import explain_clips  # noqa: E402
+
+NUM_CLASSES = 10
+TARGET_S = {"cnn3d": 2.0, "effnet_frames": 2.0}
+
+
+def classifier_for(name: str, frames: int) -> Classifier:
+    spec = get_spec(name)
+    model = build_model(name, NUM_CLASSES, pretrained="no")
+    preprocessing = Preprocessing(
+        num_frames=frames, decode_size=spec.input_size, crop_size=spec.input_size, mean=spec.mean, std=spec.std
+    )
+    classes = [f"class{i}" for i in range(NUM_CLASSES)]
+    return Classifier(LoadedClassifier(model, name, {}, classes, preprocessing))
+
+
+def seconds_to_explain(classifier: Classifier, clip: np.ndarray, repeats: int) -> list[float]:
+    explain_clips(classifier, clip, classifier.classes[0])  # warm-up: allocator, kernels
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        explain_clips(classifier, clip, classifier.classes[0])
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    print(f"load average before: {', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+    print(f"| model | input | explain one {args.frames}-frame clip (median s) | runs (s) | target |")
+    print("|---|---|---|---|---|")
+    for name in args.models:
+        size = get_spec(name).input_size
+        clip = rng.integers(0, 256, (1, args.frames, size, size, 3), dtype=np.uint8)
+        times = seconds_to_explain(classifier_for(name, args.frames), clip, args.repeats)
+        target = f"< {TARGET_S[name]:.0f} s" if name in TARGET_S else "-"
+        runs = ", ".join(f"{t:.2f}" for t in times)
+        print(f"| {name} | {args.frames}x{size}px | {statistics.median(times):.2f} | {runs} | {target} |", flush=True)
+    print(f"load average after: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
