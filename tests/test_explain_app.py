@@ -25,7 +25,7 @@ def test_the_explain_endpoint_returns_overlays_a_curve_and_a_summary(app_url, qu
     times = [row[0] for row in curve["data"]]
     importance = [row[1] for row in curve["data"]]
     assert times == sorted(times) and max(importance) == pytest.approx(1.0) and min(importance) >= 0
-    assert summary.startswith("**Slide**") and "Grad-CAM (3D" in summary and "`cnn3d`" in summary
+    assert summary.startswith("**Slide**") and "Grad-CAM x input gradient (3D" in summary and "`cnn3d`" in summary
 
 
 def test_the_endpoint_refuses_an_unknown_class_readably(app_url, query_clips):

@@ -111,4 +111,3 @@ def test_importance_curve_weighs_windows_by_probability_and_frames_by_their_shar
     # 2.0 s is covered by both windows (their interpolated scores are averaged); 2.5 s by the second only.
     peak = (0.6 * 3 * 0.9 + np.interp(2.0, times[1], share[1] * 3 * 0.1)) / 2
     assert curve.importance[4] == pytest.approx(0.2 * 3 * 0.1 / peak)
-    assert curve.moments(2, min_gap_s=1.0) == [2.0, 1.0]

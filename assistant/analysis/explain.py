@@ -19,8 +19,7 @@ from assistant.library.resources import Resources, missing_part
 from core.errors import ArtifactError, VideoError
 from core.settings import Settings
 from training.models import get_spec
-from training.saliency import ExplainedClips, explain_clips, importance_curve
-from training.saliency.temporal import frame_scores
+from training.saliency import ExplainedClips, explain_clips, frame_scores, importance_curve
 from training.video import is_still, sample_indices
 
 KEY_FRAMES = 4
@@ -71,12 +70,12 @@ def default_label(evidence: Evidence | None, classes: list[str]) -> str | None:
 
 
 def _key_frames(explained: ExplainedClips, times: np.ndarray, scores: np.ndarray, min_gap_s: float) -> list[KeyFrame]:
-    """The highest-scoring frames, at least ``min_gap_s`` apart, in time order."""
+    """The highest-scoring frames, more than ``min_gap_s`` apart (one for a still image), in time order."""
     peak = scores.max(initial=0.0) or 1.0
     chosen: list[tuple[int, int]] = []
     for flat in np.argsort(-scores, axis=None, kind="stable"):
         n, t = np.unravel_index(flat, scores.shape)
-        if all(abs(times[n, t] - times[m, u]) >= min_gap_s for m, u in chosen):
+        if all(abs(times[n, t] - times[m, u]) > min_gap_s for m, u in chosen):
             chosen.append((int(n), int(t)))
         if len(chosen) == KEY_FRAMES:
             break
@@ -133,7 +132,7 @@ def explain_video(
         label=label,
         probability=float(window_weight.mean()),
         model=classifier.name,
-        method=f"Grad-CAM ({'per frame' if spec.frame_model else '3D'}, layer {spec.saliency_layer})",
+        method=f"Grad-CAM x input gradient ({'per frame' if spec.frame_model else '3D'}, layer {spec.saliency_layer})",
         peak_s=curve.peak_s,
         moments=[KeyMoment(time_s=k.time_s, importance=k.importance, region=region(k.heat)) for k in key_frames],
         coverage=float((saliency.heat >= COVERAGE_LEVEL).mean()),

@@ -30,7 +30,7 @@ def run_explain(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     assistant = Assistant(settings)
     evidence = None if args.label else assistant.analyse(args.video)
-    explanation = explain_video(args.video, assistant.resources, settings, label=args.label, evidence=evidence)
+    explanation = explain_video(args.video, assistant.snapshot(), settings, label=args.label, evidence=evidence)
     out_dir = args.out or settings.data_dir / "explanations"
     paths = write_files(explanation, out_dir, args.video.stem)
     part = explanation.part

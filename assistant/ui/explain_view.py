@@ -69,7 +69,7 @@ class ExplainView:
         evidence = clip.evidence if clip is not None and clip.evidence.source_path == str(source) else None
         try:
             explanation = explain_video(
-                source, self.assistant.resources, self.assistant.settings, label=label or None, evidence=evidence
+                source, self.assistant.snapshot(), self.assistant.settings, label=label or None, evidence=evidence
             )
         except AssistantError as error:
             gr.Warning(str(error))

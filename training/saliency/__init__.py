@@ -6,7 +6,7 @@ Saliency needs gradients, so it never runs on the answer path; the assistant cal
 
 from training.saliency.classifier import ExplainedClips, class_index, explain_clips
 from training.saliency.gradcam import ClipSaliency, grad_cam
-from training.saliency.temporal import ImportanceCurve, importance_curve
+from training.saliency.temporal import ImportanceCurve, frame_scores, importance_curve
 
 __all__ = [
     "ClipSaliency",
@@ -14,6 +14,7 @@ __all__ = [
     "ImportanceCurve",
     "class_index",
     "explain_clips",
+    "frame_scores",
     "grad_cam",
     "importance_curve",
 ]

@@ -23,17 +23,6 @@ class ImportanceCurve:
     def peak_s(self) -> float:
         return float(self.times_s[int(np.argmax(self.importance))])
 
-    def moments(self, count: int, min_gap_s: float) -> list[float]:
-        """Up to ``count`` peak times, strongest first, at least ``min_gap_s`` apart."""
-        chosen: list[float] = []
-        for index in np.argsort(-self.importance, kind="stable"):
-            time = float(self.times_s[index])
-            if all(abs(time - other) >= min_gap_s for other in chosen):
-                chosen.append(time)
-            if len(chosen) == count:
-                break
-        return chosen
-
 
 def frame_scores(frame_share: np.ndarray, window_weight: np.ndarray) -> np.ndarray:
     """(windows, T) importance of each sampled frame; a frame with a uniform share in a window of weight w scores w."""
