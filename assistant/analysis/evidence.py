@@ -124,6 +124,18 @@ class UsedArtifacts(BaseModel):
     kb: str | None = None
 
 
+class AnswerCheck(BaseModel):
+    """The grounding check of the latest answer a language model wrote about this clip.
+
+    Recorded on the evidence so the UI, the CLI's ``--json`` and a bug report show whether the
+    user read the model's words or the offline answer, and why.
+    """
+
+    writer: str
+    passed: bool
+    problems: list[str] = Field(default_factory=list)
+
+
 class KeyMoment(BaseModel):
     """A moment an explained decision leaned on: when, how much (peak = 1), and where in the frame."""
 
@@ -165,6 +177,7 @@ class Evidence(BaseModel):
     notes: list[str] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
     used: UsedArtifacts = Field(default_factory=UsedArtifacts)
+    answer_check: AnswerCheck | None = None
     explanations: list[ExplanationPart] = Field(default_factory=list)
 
     def explanation_for(self, label: str | None) -> ExplanationPart | None:

@@ -14,6 +14,7 @@ from typing import Any
 import gradio as gr
 
 from assistant.analysis.evidence import Evidence
+from assistant.answering.chain import Replacement
 from assistant.service import DEFAULT_QUESTION, Assistant
 from assistant.ui import evidence_view
 from assistant.ui.explain_view import ExplainView
@@ -95,7 +96,11 @@ class AssistantTab:
         text = ""
         try:
             for chunk in self.assistant.answer_stream(question, clip.evidence, history):
-                text += chunk
+                if isinstance(chunk, Replacement):  # the model's answer failed its grounding check
+                    gr.Warning("The model's answer was withheld; the offline answer replaces it (see the note).")
+                    text = str(chunk)
+                else:
+                    text += chunk
                 chat[-1] = _message("assistant", text)
                 yield chat, clip, gr.skip(), *(gr.skip(),) * len(panels)
         except AssistantError as error:

@@ -1,0 +1,166 @@
+"""Answer writers compared: time to first token, whole answer, and grounding-check pass rate.
+
+For every offline writer (the rule-based offline answerer and each local GGUF model that is
+installed) and each synthetic query clip (four motions x ``--seeds``), the first answer is
+written from the clip's real evidence (a cnn3d trained on the synthetic motions, its frame
+index, the test KB) exactly as the app writes it, and its grounding check is recorded. Then
+every crafted bad answer (``tests/crafted_answers.py``) is checked against each clip's
+evidence: all must be caught. Targets (issue 14): local first token <= 2 s and whole answer
+<= 10 s on 2 cores, >= 90 % of local answers pass the check, 100 % of crafted answers caught.
+
+Model loading is timed once per model and not counted in the per-answer times. For a local
+model, "first" is the first token the model wrote after the lead sentence (which is written
+from the evidence and arrives at once). The figures are wall-clock: on a machine shared with
+other work they are slower than on an idle one, so the load average is printed with them, and
+``cpu`` (the process's CPU seconds per answer) is about what one thread would take alone.
+
+    python benchmarks/llm.py [--seeds 3] [--data-dir DIR] [--models smollm2-135m gemma3-270m]
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from assistant.analysis.evidence import Evidence  # noqa: E402
+from assistant.answering.chain import Replacement, answer_stream, known_activities  # noqa: E402
+from assistant.answering.grounding import check_answer, grounds_for  # noqa: E402
+from assistant.answering.llm import OFFLINE, ChatBackend  # noqa: E402
+from assistant.answering.llm.local import LOCAL_MODELS, local_chat_model  # noqa: E402
+from assistant.library.calibrate import calibrate, save_result  # noqa: E402
+from assistant.library.resources import Resources  # noqa: E402
+from assistant.service import DEFAULT_QUESTION, Assistant  # noqa: E402
+from core.errors import LLMError  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from tests.assistant_fixtures import build_data_dir, prepare_motion_data, train_cnn3d, write_query_clip  # noqa: E402
+from tests.crafted_answers import BAD_ANSWER_NAMES, bad_answers  # noqa: E402
+from tests.synthetic import MOTIONS  # noqa: E402
+
+
+def synthetic_settings(root: Path) -> Settings:
+    """The tests' assistant data: prepared motions, a trained cnn3d, a frame index, a KB, calibration."""
+    prepared = prepare_motion_data(root / "motion")
+    run = train_cnn3d(prepared, root / "runs" / "cnn3d_motion")
+    settings = build_data_dir(root / "assistant", prepared, run)
+    resources = Resources.load(settings)
+    save_result(calibrate(prepared, resources, split="val"), resources)
+    return settings
+
+
+def query_evidence(assistant: Assistant, folder: Path, seeds: int) -> list[Evidence]:
+    """Unseen clips (seeds the training set never used), one per motion and seed."""
+    evidences = []
+    for seed in range(seeds):
+        for n, label in enumerate(MOTIONS):
+            path = write_query_clip(folder / f"query_{label}_{seed}.avi", (label,), 1234 + n + 10 * seed)
+            evidences.append(assistant.analyse(path))
+    return evidences
+
+
+def time_answers(backend: ChatBackend, evidences: list[Evidence], resources: Resources) -> dict:
+    """Per answer: seconds to the first token the writer produced (for a local model, the first
+    after the lead sentence, which is written from the evidence), to the end, and CPU seconds."""
+    first, total, cpu, passed, replaced, words = [], [], [], 0, 0, []
+    activities = known_activities(resources.kb)
+    skip = 1 if backend.provider == "local" else 0  # the lead arrives as the first chunk
+    for original in evidences:
+        evidence = original.model_copy(deep=True)
+        started, cpu_started = time.perf_counter(), time.process_time()
+        first_at, text = None, ""
+        for index, chunk in enumerate(answer_stream(DEFAULT_QUESTION, evidence, [], backend, resources.kb)):
+            if index == skip:
+                first_at = time.perf_counter()
+            if isinstance(chunk, Replacement):
+                replaced += 1
+            else:
+                text += chunk
+        total.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - cpu_started)
+        first.append((first_at or time.perf_counter()) - started)
+        words.append(len(text.split()))
+        check = evidence.answer_check
+        ok = check.passed if check else not check_answer(text, grounds_for(evidence, evidence.kb_passages, activities))
+        passed += ok
+    return {"first": first, "total": total, "cpu": cpu, "passed": passed, "replaced": replaced, "words": words}
+
+
+def local_backend(name: str, settings: Settings) -> tuple[ChatBackend, float] | None:
+    """The backend with its model loaded (and the load time), or None when it is not installed."""
+    try:
+        model = local_chat_model(settings.model_copy(update={"local_model": name, "local_model_path": None}))
+    except LLMError as error:
+        print(f"{name}: skipped ({error})")
+        return None
+    started = time.perf_counter()
+    model._model()
+    return ChatBackend("local", name, model), time.perf_counter() - started
+
+
+def crafted_caught(evidences: list[Evidence], activities: dict) -> tuple[int, int, list[str]]:
+    caught, total, missed = 0, 0, []
+    invented = "Juggle"
+    for evidence in evidences:
+        for name, (about, answer, _) in bad_answers(evidence, invented_activity=invented).items():
+            grounds = grounds_for(about, about.kb_passages, {**activities, invented: ("juggling",)})
+            total += 1
+            if check_answer(answer, grounds):
+                caught += 1
+            else:
+                missed.append(f"{name} ({evidence.verdict.label})")
+    assert set(BAD_ANSWER_NAMES) == set(bad_answers(evidences[0], invented).keys())
+    return caught, total, missed
+
+
+def row(name: str, stats: dict, count: int, load_s: float | None) -> str:
+    first, total = stats["first"], stats["total"]
+    load = f"{load_s:5.1f}" if load_s is not None else "    -"
+    return (
+        f"{name:<15} {load} {statistics.median(first):6.2f} {max(first):6.2f} {statistics.median(total):6.2f} "
+        f"{max(total):6.2f} {statistics.median(stats['cpu']):6.2f} {statistics.median(stats['words']):6.0f} "
+        f"{stats['passed']:>3}/{count:<3} "
+        f"{stats['passed'] / count:6.0%} {stats['replaced']:>4}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=3, help="query clips per motion (4 motions)")
+    parser.add_argument("--data-dir", type=Path, help="reuse the synthetic data built by an earlier run here")
+    parser.add_argument("--models", nargs="*", default=list(LOCAL_MODELS))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = args.data_dir or Path(tmp)
+        marker = root / "assistant" / "var"
+        settings = (
+            Settings(data_dir=marker, kb_dir=root / "assistant" / "kb", window_s=2.0, num_frames=8)
+            if marker.is_dir()
+            else synthetic_settings(root)
+        )
+        resources = Resources.load(settings)
+        evidences = query_evidence(Assistant(settings, resources=resources), root / "queries", args.seeds)
+        count = len(evidences)
+        print(f"{count} synthetic query clips, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+        print("writer          load  first  first  total  total    cpu  words  passed    share  repl")
+        print("                  s   p50 s  max s  p50 s  max s  p50 s    p50")
+        print(row("offline", time_answers(OFFLINE, evidences, resources), count, None))
+        for name in args.models:
+            loaded = local_backend(name, settings)
+            if loaded:
+                backend, load_s = loaded
+                print(row(name, time_answers(backend, evidences, resources), count, load_s), flush=True)
+        caught, total, missed = crafted_caught(evidences, known_activities(resources.kb))
+        print(
+            f"crafted bad answers caught: {caught}/{total} ({caught / total:.0%})"
+            + (f"; missed: {missed}" if missed else "")
+        )
+        print(f"load average after: {os.getloadavg()[0]:.1f} (2 cores; above 2 the figures are inflated)")
+
+
+if __name__ == "__main__":
+    main()

