@@ -55,6 +55,7 @@ def synthetic_settings(root: Path) -> Settings:
 
 def query_evidence(assistant: Assistant, folder: Path, seeds: int) -> list[Evidence]:
     """Unseen clips (seeds the training set never used), one per motion and seed."""
+    folder.mkdir(parents=True, exist_ok=True)
     evidences = []
     for seed in range(seeds):
         for n, label in enumerate(MOTIONS):

@@ -61,7 +61,7 @@ def test_every_local_answer_is_shown_only_if_it_passes_the_grounding_check(local
     assert passed >= 1, "the local model should be worth reading on at least one clip"
 
 
-def test_small_models_get_a_prompt_a_fifth_the_size(local_assistant, fall_evidence):
+def test_small_models_get_a_prompt_a_quarter_the_size_or_less(local_assistant, fall_evidence):
     model: LlamaCppChat = local_assistant.backend.model
     passages = fall_evidence.kb_passages
     compact = compact_prompt().invoke(compact_inputs(DEFAULT_QUESTION, fall_evidence, passages, [])).to_messages()
@@ -69,9 +69,9 @@ def test_small_models_get_a_prompt_a_fifth_the_size(local_assistant, fall_eviden
     compact_tokens, lead = model.prompt_tokens(compact)
     full_tokens, _ = model.prompt_tokens(full)
     assert lead == "The clip shows **Fall** (" + f"{fall_evidence.verdict.confidence:.0%} confidence)."
-    assert len(compact_tokens) < 400 < 5 * len(compact_tokens) < len(full_tokens)
+    assert len(compact_tokens) < 300 and 4 * len(compact_tokens) < len(full_tokens)  # measured: 175 vs 1354
     # The chat template is the model's own (ChatML for SmolLM2), ending in the assistant's turn + the lead.
-    text = model._model().detokenize(compact_tokens).decode()
+    text = model._model().detokenize(compact_tokens, special=True).decode()
     assert text.count("<|im_start|>") == 3 and text.endswith("<|im_start|>assistant\n" + lead)
 
 

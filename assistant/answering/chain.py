@@ -35,14 +35,15 @@ _ERROR_CHARS = 300
 
 
 class Replacement(str):
-    """A chunk that replaces everything streamed before it: a model answer that failed its check."""
+    """A chunk that replaces everything streamed before it (a model answer that failed its check);
+    its leading blank lines are only for readers that cannot replace, like a terminal."""
 
 
 def collect_answer(chunks: Iterable[str]) -> str:
     """The answer a stream ends with: a ``Replacement`` discards the text before it."""
     text = ""
     for chunk in chunks:
-        text = str(chunk) if isinstance(chunk, Replacement) else text + chunk
+        text = chunk.lstrip() if isinstance(chunk, Replacement) else text + chunk
     return text
 
 
@@ -121,4 +122,5 @@ def answer_stream(
     if problems:
         log.warning("%s's answer withheld: %s", backend.name, "; ".join(problems))
         offline = "".join(offline_answer(question, evidence, passages, is_followup))
-        yield Replacement(withheld_note(backend, problems) + "\n\n" + offline)
+        # Led by a blank line: a terminal, which cannot unprint, shows it below the withheld text.
+        yield Replacement("\n\n" + withheld_note(backend, problems) + "\n\n" + offline)

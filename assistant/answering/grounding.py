@@ -39,8 +39,9 @@ _PERCENT = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d+)?)\s?%")
 _DECIMAL = re.compile(r"(?<![\w.])([01]\.\d{2,3})(?![\w%])")
 # A citation: [file § section], or in round brackets, which small models write instead.
 _BRACKET = re.compile(r"\[([^\[\]\n]{1,200})\](?!\()|\(([^()\n]{1,200}(?:§|\.md)[^()\n]{0,200})\)")
-# Identifiers: letters and digits joined by _ or - (clip ids, checkpoint names), with a digit.
-_IDENTIFIER = re.compile(r"(?<![\w./-])(?=[\w.-]*\d)(?=[\w.-]*[A-Za-z])[A-Za-z0-9]+(?:[_-][A-Za-z0-9.]+)+")
+# Identifiers (clip ids such as v_GolfSwing_g01_c01, checkpoint names): letters and digits joined by
+# underscores, with a digit. "360-degree" or "2-core" is prose, not an id.
+_IDENTIFIER = re.compile(r"(?<![\w./-])(?=[\w.-]*\d)(?=[\w.-]*[A-Za-z])[A-Za-z0-9]+(?:_[A-Za-z0-9.-]+)+")
 _UNKNOWN = re.compile(
     r"\bunknown\b|\bnot (?:a |any )?(?:known|recogni[sz]ed)\b|\b(?:does not|doesn't|do not|don't) "
     r"(?:look like|match|resemble)\b|\bno known activity\b|\bcannot (?:tell|identify|name|say)\b|"
@@ -218,7 +219,7 @@ def grounds_for(evidence: Evidence, passages: Sequence[KbPassage], activities: M
         numbers=_numbers(evidence),
         label_numbers=_label_numbers(evidence),
         citations=frozenset((p.file.lower(), " ".join(p.section.lower().split())) for p in all_passages),
-        identifiers=frozenset(token.lower() for text in data for token in _IDENTIFIER.findall(text)),
+        identifiers=frozenset(token.lower().rstrip(".-") for text in data for token in _IDENTIFIER.findall(text)),
         payloads=injected_payloads(texts),
     )
 
@@ -305,7 +306,7 @@ def citation_problems(answer: str, grounds: Grounds) -> list[str]:
                 problems.append(f"it cites [{inner.strip()}], which is not among its KB passages")
         elif ".md" in inner.lower() and inner.strip().lower() not in files:
             problems.append(f"it cites [{inner.strip()}], which is not among its KB passages")
-    for token in dict.fromkeys(_IDENTIFIER.findall(answer)):
+    for token in dict.fromkeys(token.rstrip(".-") for token in _IDENTIFIER.findall(answer)):
         if token.lower() not in grounds.identifiers:
             problems.append(f"it cites {token}, which is no clip or file in the evidence")
     return problems

@@ -98,7 +98,7 @@ class AssistantTab:
             for chunk in self.assistant.answer_stream(question, clip.evidence, history):
                 if isinstance(chunk, Replacement):  # the model's answer failed its grounding check
                     gr.Warning("The model's answer was withheld; the offline answer replaces it (see the note).")
-                    text = str(chunk)
+                    text = chunk.lstrip()
                 else:
                     text += chunk
                 chat[-1] = _message("assistant", text)
