@@ -21,6 +21,7 @@ from assistant.analysis.evidence import (
 )
 from assistant.analysis.explain import explain_video, region
 from assistant.answering.llm.offline import followup_answer
+from assistant.answering.prompt import format_evidence
 from core.errors import ArtifactError
 from tests.assistant_fixtures import CLIP_FRAMES, FPS
 from tests.synthetic import motion_frames, write_opencv
@@ -140,3 +141,11 @@ def test_unexplained_class_gets_directions_instead_of_a_guess():
     assert "choose Slide and press Explain" in answer and "--label Slide" in answer
     other = "\n\n".join(followup_answer("How does Fall look on video?", _evidence([]), []))
     assert "Explain" not in other
+
+
+def test_a_language_model_reads_the_explanation_in_its_evidence():
+    lines = format_evidence(_evidence([_part("Slide", 1.2, 0.15)])).splitlines()
+    explained = [line for line in lines if line.startswith("explanation the user asked for")]
+    assert len(explained) == 1 and 'of "Slide": most important moment 1.2 s' in explained[0]
+    assert "1.5 s (centre of the frame)" in explained[0] and "12% of the pictures" in explained[0]
+    assert not any(line.startswith("explanation") for line in format_evidence(_evidence([])).splitlines())

@@ -10,8 +10,14 @@ from dataclasses import dataclass
 
 from assistant.analysis.evidence import Evidence, ExplanationPart
 
-_LOOKED_AT = re.compile(r"\b(look|looked|looking|focus|focused|attend|attention|saliency|heat ?map)", re.IGNORECASE)
-_WHY_NOT = re.compile(r"\bwhy\b.*\b(not|n't|rather than|instead of)\b", re.IGNORECASE | re.DOTALL)
+# "what did you look at?", "where was the model looking?", "show me the heat map": the asker means the
+# classifier, never "how does Fall look on video?" (a KB question).
+_LOOKED_AT = re.compile(
+    r"\b(did|do|were|was|are|is)\s+(you|it|the\s+(model|classifier|network))\b.*\b(look|focus|attend|pay)"
+    r"|\b(saliency|heat\s*-?map|grad-?cam)\b",
+    re.IGNORECASE | re.DOTALL,
+)
+_WHY_NOT = re.compile(r"\bwhy\b.*(\bnot\b|n't\b|\brather than\b|\binstead of\b)", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 
-from assistant.analysis.evidence import Evidence, KbPassage, LabelScore
+from assistant.analysis.evidence import Evidence, ExplanationPart, KbPassage, LabelScore
 from assistant.analysis.timeline import describe_timeline
 
 SYSTEM_PROMPT = """\
@@ -71,6 +71,15 @@ def _scores(items: Sequence[LabelScore]) -> str:
     return ", ".join(f"{quoted(item.label)}: {item.probability:.3f}" for item in items) or "none"
 
 
+def _explanation_line(part: ExplanationPart) -> str:
+    """Where and when the classifier found a class (the Explain control's summary), so a model can cite it."""
+    moments = ", ".join(f"{m.time_s:.1f} s ({m.region} of the frame)" for m in part.moments)
+    return (
+        f"explanation the user asked for ({part.method} of {part.model}) of {quoted(part.label)}: most important "
+        f"moment {part.peak_s:.1f} s; key moments: {moments}; heat covers {part.coverage:.0%} of the pictures"
+    )
+
+
 def format_evidence(evidence: Evidence) -> str:
     """The evidence as labelled lines: what the model reads and what the tests look for."""
     video = evidence.video
@@ -115,6 +124,7 @@ def format_evidence(evidence: Evidence) -> str:
             )
     if evidence.timeline and len(evidence.timeline) > 1:
         lines.append(f"timeline of the long video: {describe_timeline(evidence.timeline)}")
+    lines.extend(_explanation_line(part) for part in evidence.explanations)
     lines.extend(f"missing part: {m.name}: {quoted(m.reason)}" for m in evidence.missing)
     lines.extend(f"note: {quoted(note)}" for note in evidence.notes)
     return "\n".join(lines)
