@@ -54,6 +54,13 @@ CLIP_OPTIONS = (
         "--clip-weights", "clip_weights", {"type": Path, "help": "CLIP weights file ($ACTIVITY_CLIP_WEIGHTS)"}
     ),
 )
+KB_OPTIONS = (
+    GlobalOption(
+        "--chroma-url",
+        "chroma_url",
+        {"help": "Chroma server holding the KB, http://host:port (default: $ACTIVITY_CHROMA_URL, else embedded)"},
+    ),
+)
 LLM_OPTIONS = (
     GlobalOption("--llm", "llm_provider", {"choices": LLM_PROVIDERS, "help": "answer writer (default: auto)"}),
 )

@@ -2,14 +2,14 @@
 
 import sys
 
-from core.cli import CLIP_OPTIONS, LOCATION_OPTIONS, build_parser, dispatch, run_cli
+from core.cli import CLIP_OPTIONS, KB_OPTIONS, LOCATION_OPTIONS, build_parser, dispatch, run_cli
 from indexing import cli_frames, cli_kb, cli_search
 
 COMMAND_MODULES = [cli_frames, cli_search, cli_kb]
 
 
 def parser():
-    return build_parser("python -m indexing", __doc__, COMMAND_MODULES, (*LOCATION_OPTIONS, *CLIP_OPTIONS))
+    return build_parser("python -m indexing", __doc__, COMMAND_MODULES, (*LOCATION_OPTIONS, *KB_OPTIONS, *CLIP_OPTIONS))
 
 
 def main(argv: list[str] | None = None) -> int:

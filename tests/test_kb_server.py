@@ -7,21 +7,19 @@ accepts connections but never answers gives a ``KnowledgeBaseError`` within the 
 """
 
 import itertools
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 
 from assistant.library.kb_editor import KbEditor
+from assistant.service import Assistant
 from core.errors import KnowledgeBaseError
+from indexing.__main__ import main
 from indexing.knowledge_base import KnowledgeBase
+from tests.loopback import free_port, start_chroma_server, stop
 from tests.test_kb_editor import (  # noqa: F401  (collected again here, against the server)
     SWING,
     test_create_from_template_then_delete,
@@ -41,45 +39,7 @@ from tests.test_knowledge_base import (  # noqa: F401  (collected again here, ag
     test_sync_is_incremental_and_counts_exactly_the_changed_sections,
 )
 
-CHROMA = Path(sys.executable).with_name("chroma")
 _names = itertools.count()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_chroma_server(folder: Path) -> tuple[subprocess.Popen, str]:
-    """``chroma run`` on a free loopback port, once its heartbeat answers; (process, url)."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [str(CHROMA), "run", "--path", str(folder), "--host", "127.0.0.1", "--port", str(port)],
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(f"{url}/api/v2/heartbeat", timeout=1).raise_for_status()
-            return process, url
-        except httpx.HTTPError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"chroma run did not start on {url}")
-            time.sleep(0.2)
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -132,8 +92,21 @@ def test_server_and_embedded_hold_the_same_vectors_and_answer_alike(kb, tmp_path
     np.testing.assert_allclose([p.score for p in served], [p.score for p in local_hits], atol=1e-5)
 
 
+def test_the_chroma_url_flag_points_the_cli_at_a_server(chroma_url, tmp_path, capsys):
+    (tmp_path / "kb").mkdir()
+    _write(tmp_path / "kb", "sky_diving.md", SKYDIVING)
+    args = ["kb", "--kb-dir", str(tmp_path / "kb"), "--data-dir", str(tmp_path / "var"), "--search", "parachute"]
+    assert main([*args, "--k", "1", "--chroma-url", chroma_url]) == 0
+    out = capsys.readouterr().out
+    assert f"-> {chroma_url}: " in out and "sky_diving.md > " in out
+    assert not (tmp_path / "var" / "chroma" / "chroma.sqlite3").exists()  # nothing embedded
+    dead = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(KnowledgeBaseError, match=f"Chroma server at {dead} is not answering"):
+        main(["--chroma-url", dead, *args])
+
+
 def test_a_server_that_is_down_is_a_clear_error_at_once(tmp_path):
-    kb = KnowledgeBase(tmp_path / "kb", tmp_path / "chroma", chroma_url=f"http://127.0.0.1:{_free_port()}")
+    kb = KnowledgeBase(tmp_path / "kb", tmp_path / "chroma", chroma_url=f"http://127.0.0.1:{free_port()}")
     (tmp_path / "kb").mkdir()
     _write(tmp_path / "kb", "sky_diving.md", SKYDIVING)
     start = time.monotonic()
@@ -168,3 +141,31 @@ def test_a_server_that_stops_mid_life_is_a_clear_error(tmp_path):
     with pytest.raises(KnowledgeBaseError, match="not answering.*unset ACTIVITY_CHROMA_URL"):
         kb.search("parachute", k=1)
     assert time.monotonic() - start < 5
+
+
+# -- answers -------------------------------------------------------------------------------------
+
+
+def test_answers_come_without_kb_passages_when_the_server_is_down(assistant_settings, query_clips, tmp_path):
+    """A replica answers from the server's KB; with the server gone the answer still comes and says why."""
+    process, url = start_chroma_server(tmp_path / "server")
+    try:
+        settings = assistant_settings.model_copy(update={"chroma_url": url})
+        KnowledgeBase(settings.kb_dir, tmp_path / "sync_state", chroma_url=url).sync()
+        assistant = Assistant(settings)
+        evidence, _ = assistant.ask(query_clips["Fall"])
+        assert evidence.kb_passages and {p.label for p in evidence.kb_passages} >= {"Fall"}
+    finally:
+        stop(process)
+
+    start = time.monotonic()
+    evidence, answer = assistant.ask(query_clips["Fall"])
+    assert time.monotonic() - start < 60
+    assert evidence.verdict.label == "Fall" and not evidence.kb_passages
+    assert "the knowledge base could not be read" in answer and url in answer
+
+    # A replica started while the server is down says so too, as a missing part.
+    evidence, answer = Assistant(settings).ask(query_clips["Fall"])
+    assert evidence.verdict.label == "Fall" and not evidence.kb_passages
+    missing = {part.name: part.reason for part in evidence.missing}
+    assert "is not answering" in missing["knowledge base"] and "knowledge base" in answer

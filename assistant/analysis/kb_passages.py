@@ -4,12 +4,18 @@ For a clip: the leading label's description, how it looks on video and what it i
 with (the sections an explanation cites), plus how the runner-up candidates look, so the
 answer can say how to tell them apart. For a follow-up question: the passages closest to the
 question, then the clip's own. A small, fixed budget keeps prompts short and answers focused.
+A knowledge base that cannot be read (a Chroma server that went down) costs the answer its
+passages, not the answer: it comes without them and says why.
 """
 
+import logging
 from collections.abc import Iterable, Sequence
 
 from assistant.analysis.evidence import Evidence, KbPassage, LabelScore
+from core.errors import KnowledgeBaseError
 from indexing.knowledge_base import KnowledgeBase, Passage
+
+log = logging.getLogger(__name__)
 
 LEADER_SECTIONS = ("what it is", "how it looks on video", "often confused with")
 RUNNER_UP_SECTION = "how it looks on video"
@@ -45,15 +51,28 @@ def unique(passages: Iterable[KbPassage], limit: int = MAX_PASSAGES) -> list[KbP
     return kept[:limit]
 
 
+def unavailable_note(error: KnowledgeBaseError) -> str:
+    log.warning("answering without the knowledge base: %s", error)
+    return f"This answer cites no knowledge-base passages: the knowledge base could not be read. {error}"
+
+
 def passages_for_clip(
     kb: KnowledgeBase, leader: str | None, others: Sequence[str]
 ) -> tuple[list[KbPassage], list[str]]:
     """(passages, notes) for the leading label and up to two other candidates.
 
-    Notes name a leading label that has no KB file, so the answer can say what to add.
+    Notes name a leading label that has no KB file, so the answer can say what to add, or say
+    that the KB could not be read at all.
     """
     if leader is None:
         return [], []
+    try:
+        return _clip_passages(kb, leader, others)
+    except KnowledgeBaseError as error:
+        return [], [unavailable_note(error)]
+
+
+def _clip_passages(kb: KnowledgeBase, leader: str, others: Sequence[str]) -> tuple[list[KbPassage], list[str]]:
     known = kb.entries()
     notes = []
     chosen: list[Passage] = []
@@ -81,7 +100,13 @@ def passages_for_question(kb: KnowledgeBase | None, question: str, evidence: Evi
     if kb is None:
         return list(evidence.kb_passages)
     candidates = evidence.candidate_labels[:3]
-    about_clip = kb.search(f"{candidates[0]}: {question}", QUESTION_PASSAGES, labels=candidates) if candidates else []
-    anywhere = kb.search(question, QUESTION_PASSAGES)
+    try:
+        about_clip = (
+            kb.search(f"{candidates[0]}: {question}", QUESTION_PASSAGES, labels=candidates) if candidates else []
+        )
+        anywhere = kb.search(question, QUESTION_PASSAGES)
+    except KnowledgeBaseError as error:
+        log.warning("follow-up answered with the clip's passages only: %s", error)
+        return list(evidence.kb_passages)
     found = sorted([*about_clip, *anywhere], key=lambda passage: -passage.score)
     return unique([*(to_evidence(kb, p) for p in found), *evidence.kb_passages])

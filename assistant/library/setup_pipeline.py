@@ -171,7 +171,7 @@ def run_setup(
         report.indexed_frames, report.indexed_clips, report.encoder = len(built), len(built.clip_ids()), encoder.name
 
     def sync_kb() -> None:
-        report.kb_summary = KnowledgeBase(settings.kb_dir, settings.chroma_dir).sync().summary()
+        report.kb_summary = KnowledgeBase.from_settings(settings).sync().summary()
 
     def activate() -> None:
         assert report.checkpoint is not None
