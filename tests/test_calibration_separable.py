@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 from assistant.analysis.fusion import decide, fuse
-from assistant.library.calibrate import CONFIDENCE_CEILING, budget_threshold, calibrate
+from assistant.library.calibrate import CONFIDENCE_CEILING, budget_threshold, calibrate, save_result
+from assistant.library.calibration import load_fusion, read_calibration, stale_calibration_note
 from assistant.library.resources import Resources
+from core.errors import ArtifactError
 from core.settings import Settings
 from indexing.clip_search import search_clip
 from indexing.encoders import get_encoder
@@ -25,6 +27,7 @@ from training.sources import load_source
 
 FRAMES = 4
 PROBES = 8  # clips per probe class
+RATE = 0.06  # not the default, to see the user's value recorded
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +40,9 @@ def calibrated(tmp_path_factory):
     settings = Settings(data_dir=root / "var", kb_dir=root / "no-kb", llm_provider="offline")
     build_frame_index(prepared, settings.index_dir, get_encoder(TEST_ENCODER), frames_per_clip=FRAMES)
     resources = Resources.load(settings)
-    return calibrate(prepared, resources, split="val"), resources
+    result = calibrate(prepared, resources, split="val", max_unknown_rate=RATE)
+    save_result(result, resources)
+    return result, resources
 
 
 def _rgb(frames_bgr: np.ndarray) -> np.ndarray:
@@ -99,3 +104,18 @@ def test_budget_threshold_is_the_conformal_quantile():
     assert budget_threshold(values, 0.2) == pytest.approx(0.6)  # floor(0.2 * 10) = 2nd smallest
     assert budget_threshold(values, 0.05) == pytest.approx(0.5)  # fewer than 1 allowed: the smallest
     assert budget_threshold([0.999] * 50, 0.05) == pytest.approx(0.99)
+
+
+def test_the_record_keeps_the_users_budget_and_notices_a_rebuilt_index(calibrated, tmp_path):
+    result, resources = calibrated
+    record = read_calibration(result.path)
+    assert record["max_unknown_rate"] == RATE and record["unknown_rates"] == result.unknown_rates
+    fusion = load_fusion(result.path)
+    assert fusion.index_build_id == resources.index.manifest["build_id"]
+    assert stale_calibration_note(fusion, resources.index) is None
+    prepared = resources.settings.data_dir.parent / "prepared"
+    rebuilt = build_frame_index(prepared, tmp_path / "rebuilt", resources.encoder, frames_per_clip=FRAMES)
+    note = stale_calibration_note(fusion, rebuilt)
+    assert note and fusion.index_build_id in note and rebuilt.manifest["build_id"] in note
+    with pytest.raises(ArtifactError, match="between 0 and 1"):
+        calibrate(prepared, resources, max_unknown_rate=1.5)

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from assistant.analysis.evidence import FusionSettings, LabelScore
+from assistant.analysis.evidence import FusionSettings, LabelScore, Verdict
 from assistant.analysis.fusion import decide, fuse
 from assistant.library.calibration import calibration_path, save_calibration
 from assistant.library.resources import Resources
@@ -168,8 +168,11 @@ def budget_threshold(values: Iterable[float], budget: float) -> float:
     return math.floor(ordered[rank - 1] / THRESHOLD_STEP) * THRESHOLD_STEP
 
 
-def _unknown_rate(scores: list[ClipScores], fusion: FusionSettings) -> float:
-    verdicts = [decide(fuse(s.classifier, s.vote, fusion.classifier_weight), s.best_score, fusion) for s in scores]
+def _verdicts(scores: list[ClipScores], fusion: FusionSettings) -> list[Verdict]:
+    return [decide(fuse(s.classifier, s.vote, fusion.classifier_weight), s.best_score, fusion) for s in scores]
+
+
+def _unknown_rate(verdicts: list[Verdict]) -> float:
     return float(np.mean([v.is_unknown for v in verdicts]))
 
 
@@ -203,7 +206,7 @@ def calibrate(
         calibrated=True,
         index_build_id=resources.index.manifest.get("build_id") if resources.index is not None else None,
     )
-    verdicts = [decide(fuse(s.classifier, s.vote, weight), s.best_score, fusion) for s in clean]
+    verdicts = _verdicts(clean, fusion)
     accuracy = {}
     if resources.classifier is not None:
         accuracy["classifier only"] = weights[1.0] if both else weights[weight]
@@ -214,16 +217,18 @@ def calibrate(
     return CalibrationResult(
         fusion=fusion,
         accuracy=accuracy,
-        unknown_rate=float(np.mean([v.is_unknown for v in verdicts])),
+        unknown_rate=_unknown_rate(verdicts),
         accuracy_with_unknown=float(np.mean([v.label == s.label for v, s in zip(verdicts, clean, strict=True)])),
         weights=weights if both else {},
         clips=len(clean),
         split=split,
         max_unknown_rate=max_unknown_rate,
         unknown_rates={
-            f"{split} clips": _unknown_rate(clean, fusion),
-            f"shifted copies of {split} clips": _unknown_rate(scores.shifted, fusion),
-            f"unseen-class probe ({split} clips, own activity removed)": _unknown_rate(scores.unseen, fusion),
+            f"{split} clips": _unknown_rate(verdicts),
+            f"shifted copies of {split} clips": _unknown_rate(_verdicts(scores.shifted, fusion)),
+            f"unseen-class probe ({split} clips, own activity removed)": _unknown_rate(
+                _verdicts(scores.unseen, fusion)
+            ),
         },
     )
 
