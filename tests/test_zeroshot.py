@@ -23,7 +23,8 @@ from assistant.zeroshot.text_cache import CACHE_DIR
 from core.cli import run_cli
 from core.settings import Settings
 from indexing.encoders.clip import clip_encoder
-from indexing.index_builder import build_frame_index, frame_selection
+from indexing.frame_sampling import frame_selection
+from indexing.index_builder import build_frame_index
 from indexing.knowledge_base import KbEntry
 from tests.clip_fixtures import TINY_CLIP, TINY_ENCODER, kb_entries, register_tiny_clip, unit, write_kb_file
 from tests.retrieval_data import SHAPES, prepared_shapes, shape_frames

@@ -20,7 +20,7 @@ from assistant.analysis.retrieval import embed_windows
 from assistant.zeroshot.text_cache import CACHE_DIR, TextEmbeddingCache
 from indexing.clip_model import ClipSpec, load_clip
 from indexing.encoders.clip import ClipEncoder
-from indexing.index_builder import frame_selection
+from indexing.frame_sampling import frame_selection
 from indexing.knowledge_base import KbEntry
 from training.video import Clip
 
