@@ -1,7 +1,9 @@
 """Fill the frame index: from a prepared frame cache (``frames``) or from new videos (``add``).
 
 Only the training split is indexed by default, so that evaluating retrieval on the test split
-never finds a test clip's own frames.
+never finds a test clip's own frames. When the cache has a complete feature store for this
+encoder's backbone (``python -m assistant setup`` builds one while training), the vectors come
+from it and the backbone does not run again.
 """
 
 import logging
@@ -15,9 +17,11 @@ from tqdm import tqdm
 
 from core.errors import ArtifactError, DatasetError
 from indexing.encoders import FrameEncoder
+from indexing.encoders.base import l2_normalise
 from indexing.frame_index import FrameIndex, FrameRecord, FrameSampling, open_frame_index
 from indexing.frame_sampling import frame_selection
 from indexing.index_types import choose_index_type
+from training.feature_store import FeatureStore
 from training.frame_cache import FrameCache, safe_clip_id
 from training.manifest import ManifestRow
 from training.video import VideoLimits, decode_video, sample_indices, segment_ranges
@@ -37,13 +41,19 @@ def cached_frame_times(row: ManifestRow, config: dict) -> np.ndarray:
     return indices / row.fps
 
 
+def cached_frame_choice(cache: FrameCache, row: ManifestRow, per_clip: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indices into the clip's K*T cached frames, their times) of the ``per_clip`` frames that are embedded."""
+    total = int(cache.config["num_clips"]) * int(cache.config["num_frames"])
+    chosen = frame_selection(total, per_clip)
+    times = cached_frame_times(row, cache.config)
+    return chosen, (times[chosen] if len(times) == total else np.full(len(chosen), np.nan))
+
+
 def cached_clip_frames(cache: FrameCache, row: ManifestRow, per_clip: int) -> tuple[np.ndarray, np.ndarray]:
     """(frames (n, H, W, 3), times (n,)) of one cached clip: what the index and evaluation embed."""
     frames = np.asarray(cache.load_frames(row.clip_id))
-    flat = frames.reshape(-1, *frames.shape[-3:])
-    chosen = frame_selection(len(flat), per_clip)
-    times = cached_frame_times(row, cache.config)
-    return flat[chosen], (times[chosen] if len(times) == len(flat) else np.full(len(chosen), np.nan))
+    chosen, times = cached_frame_choice(cache, row, per_clip)
+    return frames.reshape(-1, *frames.shape[-3:])[chosen], times
 
 
 def _time_or_none(value: float) -> float | None:
@@ -67,10 +77,16 @@ def build_frame_index(
     rows = [row for split in splits for row in cache.rows(split)]
     if not rows:
         raise DatasetError(f"{prepared_dir} has no clips in split(s) {', '.join(splits)}; nothing to index.")
+    store = FeatureStore.open(prepared_dir, encoder.feature_key) if encoder.feature_key else None
+    if store is not None:
+        log.info("frame vectors from the feature store %s", store.root)
     vectors, records = [], []
     for row in tqdm(rows, desc=f"embed ({encoder.name})", unit="clip"):
-        frames, times = cached_clip_frames(cache, row, frames_per_clip)
-        vectors.append(encoder.encode(frames))
+        chosen, times = cached_frame_choice(cache, row, frames_per_clip)
+        if store is not None:
+            vectors.append(l2_normalise(np.asarray(store.frames(row.clip_id)[chosen], dtype=np.float32)))
+        else:
+            vectors.append(encoder.encode(cached_clip_frames(cache, row, frames_per_clip)[0]))
         records.append([FrameRecord(row.clip_id, row.label, row.split, row.path, _time_or_none(t)) for t in times])
     # IVF trains on every vector before any is added; thumbnails are re-read from the cache
     # clip by clip afterwards instead of being held in memory.

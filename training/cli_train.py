@@ -52,6 +52,13 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--crop-size", type=int, help="input size (default: the model's, capped by the cache)")
     p.add_argument("--temporal", choices=TEMPORAL_MODES, help="frame models: mean pooling or a temporal conv")
     _flag(p, "--freeze-backbone", "frame models: train only the head")
+    _flag(
+        p,
+        "--pixels",
+        "frozen frame models: train from decoded frames instead of the feature store (slower; the old path)",
+        value=False,
+        dest="cached_features",
+    )
     p.add_argument("--dropout", type=float, help="default: the model's")
     p.add_argument("--workers", type=int, help="data loader processes (default 0)")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:1 ...")

@@ -2,7 +2,8 @@
 
 The frame cache holds K clips per video (equal segments). Clip-level results score each of
 them on its own; video-level results average the K probability vectors of a video first,
-which is how the product answers for a whole video.
+which is how the product answers for a whole video. A frozen-backbone frame model reads the
+feature store its training built (the same features, no backbone pass) when one is complete.
 """
 
 import logging
@@ -11,14 +12,19 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from core.atomic import atomic_write_json
 from training.checkpoint import LoadedClassifier, load_classifier
 from training.dataset import VideoDataset, make_loader
 from training.device import amp_enabled, autocast, pick_device
+from training.feature_dataset import FeatureClipDataset
+from training.feature_store import FeatureStore
 from training.frame_cache import FrameCache
+from training.frame_features import feature_key_of
 from training.metrics import classification_metrics
+from training.models.frame_classifier import HeadOnly
 from training.plots import plot_confusion
 from training.run_dir import checkpoint_path
 
@@ -26,8 +32,8 @@ log = logging.getLogger(__name__)
 
 
 def clip_probabilities(
-    classifier: LoadedClassifier,
-    dataset: VideoDataset,
+    model: nn.Module,
+    dataset: VideoDataset | FeatureClipDataset,
     device: torch.device,
     *,
     batch_size: int = 16,
@@ -35,7 +41,7 @@ def clip_probabilities(
     desc: str = "evaluate",
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Softmax outputs (N, C), labels (N,) and clip ids for every item of ``dataset``."""
-    model = classifier.model.to(device).eval()
+    model = model.to(device).eval()
     amp = amp_enabled(device)
     probs, labels, ids = [], [], []
     loader = make_loader(dataset, batch_size, shuffle=False)
@@ -81,22 +87,32 @@ def evaluate(
     torch_device = pick_device(device)
     p = classifier.preprocessing
     num_clips = int(cache.config["num_clips"])
+    key = feature_key_of(classifier)
+    store = FeatureStore.open(cache.root, key) if key else None
+    if store is not None:
+        log.info("evaluating from cached features in %s", store.root)
+    model = HeadOnly(classifier.model) if store is not None else classifier.model
     per_clip = []
     for index in range(num_clips):
-        dataset = VideoDataset(
-            cache,
-            split,
-            classifier.classes,
-            train=False,
-            crop_size=p.crop_size,
-            num_frames=p.num_frames,
-            mean=p.mean,
-            std=p.std,
-            clip_index=index,
-        )
+        if store is not None:
+            dataset = FeatureClipDataset(
+                store, cache, split, classifier.classes, train=False, num_frames=p.num_frames, clip_index=index
+            )
+        else:
+            dataset = VideoDataset(
+                cache,
+                split,
+                classifier.classes,
+                train=False,
+                crop_size=p.crop_size,
+                num_frames=p.num_frames,
+                mean=p.mean,
+                std=p.std,
+                clip_index=index,
+            )
         per_clip.append(
             clip_probabilities(
-                classifier,
+                model,
                 dataset,
                 torch_device,
                 batch_size=batch_size,

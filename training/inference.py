@@ -5,6 +5,7 @@ resized to its decode size the way the frame cache was built, then centre-croppe
 normalised exactly like evaluation, so predictions match the evaluated numbers.
 """
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import torch
 from core.errors import ArtifactError, VideoError
 from training.checkpoint import LoadedClassifier, load_classifier
 from training.dataset import centre_crop, clip_to_tensor, normalise
+from training.frame_features import feature_key_of
 from training.run_dir import checkpoint_path
 from training.video import VideoLimits, decode_video, resize_frame, sample_indices
 
@@ -55,16 +57,38 @@ class Classifier:
     def is_frame_model(self) -> bool:
         return self.loaded.is_frame_model
 
+    @functools.cached_property
+    def feature_key(self) -> str | None:
+        """The ``backbone_key`` of the features its head reads, when they can come from elsewhere: a
+        frozen frame-model backbone fed whole frames (crop = decode size). None otherwise."""
+        return feature_key_of(self.loaded)
+
+    def predict_proba_from_features(self, features: np.ndarray) -> np.ndarray:
+        """Class probabilities (N, C) from per-frame backbone features (N, T, D) with this ``feature_key``."""
+        if self.feature_key is None:
+            raise ArtifactError(f"{self.name} does not read shared frame features (its backbone is not frozen).")
+        with torch.inference_mode():
+            logits = self.model.classify_features(torch.as_tensor(np.asarray(features), dtype=torch.float32))
+            return torch.softmax(logits.float(), dim=1).numpy()
+
     def _fit_frames(self, frames: np.ndarray) -> np.ndarray:
         p = self.loaded.preprocessing
         if frames.shape[1:3] == (p.decode_size, p.decode_size):
             return frames
         return np.stack([resize_frame(frame, p.decode_size, p.keep_aspect) for frame in frames])
 
+    def frame_rows(self, length: int) -> np.ndarray:
+        """Which of a clip's ``length`` frames the model reads, in order (repeats when the clip is short).
+
+        Public so the answer path can compute backbone features of exactly these frames once and
+        share them with the frame search (``assistant.analysis.shared_backbone``).
+        """
+        return sample_indices(0, length, self.num_frames)
+
     def model_frames(self, clip: np.ndarray) -> np.ndarray:
         """The uint8 frames (num_frames, crop, crop, 3) the model sees for one clip: saliency is drawn on these."""
         p = self.loaded.preprocessing
-        return centre_crop(self._fit_frames(clip[sample_indices(0, len(clip), p.num_frames)]), p.crop_size)
+        return centre_crop(self._fit_frames(clip[self.frame_rows(len(clip))]), p.crop_size)
 
     def clips_to_tensor(self, clips: np.ndarray) -> torch.Tensor:
         """uint8 (N, T, H, W, 3) RGB -> normalised float (N, 3, num_frames, crop, crop)."""

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from core.atomic import atomic_write_json
@@ -27,8 +27,12 @@ from training.checkpoint import check_classes, load_checkpoint, save_checkpoint
 from training.dataset import VideoDataset, make_loader
 from training.device import amp_enabled, autocast
 from training.distributed import ProcessGroup, ShardSampler
+from training.feature_dataset import FeatureClipDataset
+from training.feature_store import FeatureStore, build_feature_store
 from training.frame_cache import FrameCache
+from training.frame_features import model_feature_source
 from training.models import build_model, get_spec
+from training.models.frame_classifier import FrameClassifier, HeadOnly
 from training.plots import plot_curves
 from training.preprocessing import Preprocessing
 from training.run_dir import ARGS, CHECKPOINT, CURVES, LAST, METRICS, read_json, write_history
@@ -63,6 +67,9 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True
     progress: bool = True
+    # A frozen frame-model backbone feeding whole frames trains its head from the feature store
+    # (features computed once, reused by every epoch, evaluation and the index); False: from pixels.
+    cached_features: bool = True
 
     @classmethod
     def from_dict(cls, record: dict[str, Any]) -> "TrainConfig":
@@ -239,17 +246,6 @@ class Trainer:
         if config.freeze_backbone and self.pretrained_weights is None and not resume:
             log.warning("--freeze-backbone without pretrained weights: the frozen backbone stays random.")
         self.model.to(self.device)
-        self.train_model = self.group.wrap(self.model, self.device)
-        data_args = dict(
-            crop_size=self.preprocessing.crop_size,
-            num_frames=self.preprocessing.num_frames,
-            mean=self.preprocessing.mean,
-            std=self.preprocessing.std,
-        )
-        self.train_set = VideoDataset(self.cache, "train", self.classes, train=True, seed=config.seed, **data_args)
-        self.val_set = VideoDataset(self.cache, "val", self.classes, train=False, **data_args)
-        weights = _class_weights(self.train_set.labels, len(self.classes)) if config.class_weights else None
-        self.criterion = nn.CrossEntropyLoss(weight=weights).to(self.device)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
         self.scheduler = _scheduler(config.scheduler, self.optimizer, config.epochs)
@@ -257,8 +253,44 @@ class Trainer:
         self.state = TrainState()
         if saved is not None:
             self._restore(saved)
+        # After a restore: the feature store is named by the backbone's weights.
+        self.features = self._feature_store()
+        self.eval_model = HeadOnly(self.model) if self.features is not None else self.model
+        self.train_model = self.group.wrap(self.eval_model, self.device)
+        self.train_set, self.val_set = self._datasets()
+        weights = _class_weights(self.train_set.labels, len(self.classes)) if config.class_weights else None
+        self.criterion = nn.CrossEntropyLoss(weight=weights).to(self.device)
         if self.group.is_main:
             self._write_args(argv or sys.argv, resume)
+
+    def _feature_store(self) -> FeatureStore | None:
+        """The feature store to train the head from, built on first use; None for the pixel path."""
+        p = self.preprocessing
+        frozen_frames = isinstance(self.model, FrameClassifier) and self.config.freeze_backbone
+        if not (self.config.cached_features and frozen_frames and p.crop_size == p.decode_size):
+            return None
+        store = build_feature_store(
+            self.config.data, model_feature_source(self.model, p), progress=self.config.progress and self.group.is_main
+        )
+        log.info("training the head from cached features in %s", store.root)
+        return store
+
+    def _datasets(self) -> tuple[Dataset, Dataset]:
+        p, seed = self.preprocessing, self.config.seed
+        if self.features is not None:
+            return (
+                FeatureClipDataset(
+                    self.features, self.cache, "train", self.classes, train=True, num_frames=p.num_frames, seed=seed
+                ),
+                FeatureClipDataset(
+                    self.features, self.cache, "val", self.classes, train=False, num_frames=p.num_frames
+                ),
+            )
+        data_args = dict(crop_size=p.crop_size, num_frames=p.num_frames, mean=p.mean, std=p.std)
+        return (
+            VideoDataset(self.cache, "train", self.classes, train=True, seed=seed, **data_args),
+            VideoDataset(self.cache, "val", self.classes, train=False, **data_args),
+        )
 
     # -- persistence -------------------------------------------------------------------------
 
@@ -324,7 +356,7 @@ class Trainer:
         best = self.state
         return val_acc > best.best_val_acc or (val_acc == best.best_val_acc and val_loss < best.best_val_loss)
 
-    def _shard(self, dataset: VideoDataset, seed: int, *, train: bool) -> ShardSampler | None:
+    def _shard(self, dataset: VideoDataset | FeatureClipDataset, seed: int, *, train: bool) -> ShardSampler | None:
         """This rank's share of ``dataset`` under torchrun; None (the loader's own order) in one process."""
         if not self.group.distributed:
             return None
@@ -374,7 +406,7 @@ class Trainer:
         self.group.sync_buffers(self.model)
         # The bare model: DDP's forward would sync buffers, a collective the uneven val shards cannot match.
         val_loss, val_acc, _ = run_epoch(
-            self.model,
+            self.eval_model,
             val_loader,
             self.criterion,
             self.device,

@@ -29,9 +29,17 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
     parser.add_argument("--num-frames", type=int, default=DEFAULTS.num_frames, help="frames sampled per clip")
     parser.add_argument("--size", type=int, default=DEFAULTS.size, help="decoded frame size (pixels)")
-    parser.add_argument("--encoder", default=DEFAULTS.encoder, help="frame encoder for the index (default: auto)")
+    parser.add_argument(
+        "--encoder", default=DEFAULTS.encoder, help="frame encoder for the index (default: the classifier's backbone)"
+    )
     parser.add_argument("--workers", type=int, default=DEFAULTS.workers, help="decoding processes")
     parser.add_argument("--no-calibrate", action="store_true", help="keep the default fusion settings")
+    parser.add_argument(
+        "--pixels",
+        action="store_false",
+        dest="cached_features",
+        help="train from decoded frames every epoch instead of cached features (slower; for comparison)",
+    )
     parser.set_defaults(handler=run_setup_command)
 
 
@@ -46,6 +54,7 @@ def run_setup_command(args: argparse.Namespace) -> int:
         size=args.size,
         encoder=args.encoder,
         workers=args.workers,
+        cached_features=args.cached_features,
         calibrate=not args.no_calibrate,
     )
     with tqdm(total=100, desc="setup", unit="%", position=0) as bar:

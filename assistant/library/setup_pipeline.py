@@ -23,6 +23,7 @@ from assistant.library.calibrate import calibrate, save_result
 from assistant.library.resources import Resources
 from core.settings import Settings
 from indexing.encoders import get_encoder
+from indexing.encoders.pretrained import shared_backbone_encoder
 from indexing.index_builder import build_frame_index
 from indexing.knowledge_base import KnowledgeBase
 from training.download.source import is_remote, resolve_source
@@ -61,10 +62,13 @@ class SetupOptions:
     num_frames: int = 8
     size: int = 128
     num_clips: int = 2
-    encoder: str = "auto"
+    encoder: str | None = None  # default: the classifier's own backbone at the cache's size (shared features)
     frames_per_clip: int = 8
     workers: int = 2
     calibrate: bool = True
+    # Train the head from the feature store (one backbone pass for training, evaluation and the
+    # index); False: the old path, from pixels every epoch (kept for comparison).
+    cached_features: bool = True
 
 
 @dataclass
@@ -155,6 +159,7 @@ def run_setup(
             lr=options.lr,
             freeze_backbone=True,
             patience=0,
+            cached_features=options.cached_features,
         )
         run_dir = resolve_run_dir(settings.runs_dir, options.model, None, resume=False)
         metrics = train(config, run_dir, argv=["setup", str(source)])
@@ -166,7 +171,7 @@ def run_setup(
             report.test_acc = evaluate(report.checkpoint, prepared, "test")["video_level"]["accuracy"]
 
     def index() -> None:
-        encoder = get_encoder(options.encoder)
+        encoder = get_encoder(options.encoder or shared_backbone_encoder(options.model, options.size) or "auto")
         built = build_frame_index(prepared, settings.index_dir, encoder, frames_per_clip=options.frames_per_clip)
         report.indexed_frames, report.indexed_clips, report.encoder = len(built), len(built.clip_ids()), encoder.name
 

@@ -1,11 +1,14 @@
 """A frame encoder around any torch image backbone that maps (N, 3, S, S) to (N, D) features."""
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from indexing.encoders.base import DEFAULT_BATCH_SIZE, FrameEncoder
+from training.models.backbone_key import backbone_key
 
 
 class BackboneEncoder(FrameEncoder):
@@ -39,6 +42,7 @@ class BackboneEncoder(FrameEncoder):
             f"mean={tuple(round(m, 5) for m in mean)}, std={tuple(round(s, 5) for s in std)}"
             + (", bfloat16 autocast" if bf16 else "")
         )
+        self._mean_unit, self._std_unit = tuple(mean), tuple(std)
         self._mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
         self._std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
         self._backbone = backbone.eval().to(memory_format=torch.channels_last)
@@ -55,3 +59,12 @@ class BackboneEncoder(FrameEncoder):
     def _embed_batch(self, frames: np.ndarray) -> np.ndarray:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             return self._backbone(self.to_input(frames)).float().numpy()
+
+    @functools.cached_property
+    def feature_key(self) -> str | None:
+        """Names the raw features this encoder computes (``training.models.backbone_key``); a frozen
+        classifier or a feature store with the same key holds the same features. None under bf16,
+        whose features only approximate the float32 ones."""
+        if self.bf16:
+            return None
+        return backbone_key(self._backbone, self.image_size, self._mean_unit, self._std_unit)

@@ -44,15 +44,24 @@ class FrameEncoder(ABC):
     def _embed_batch(self, frames: np.ndarray) -> np.ndarray:
         """(n, H, W, 3) uint8 -> (n, dim) float features (not yet normalised)."""
 
-    def encode(self, frames: np.ndarray) -> np.ndarray:
-        """(N, H, W, 3) uint8 -> (N, dim) float32, L2-normalised; batched to bound memory."""
+    def raw_features(self, frames: np.ndarray) -> np.ndarray:
+        """(N, H, W, 3) uint8 -> (N, dim) float32 features before normalisation; batched to bound memory."""
         frames = check_frames(frames)
         out = np.empty((len(frames), self.dim), dtype=np.float32)
         with torch.inference_mode():
             for start in range(0, len(frames), self.batch_size):
                 stop = start + self.batch_size
                 out[start:stop] = self._embed_batch(frames[start:stop])
-        return l2_normalise(out)
+        return out
+
+    def encode(self, frames: np.ndarray) -> np.ndarray:
+        """(N, H, W, 3) uint8 -> (N, dim) float32, L2-normalised."""
+        return l2_normalise(self.raw_features(frames))
+
+    @property
+    def feature_key(self) -> str | None:
+        """What names this encoder's raw features for sharing (``BackboneEncoder``); None: not shareable."""
+        return None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, dim={self.dim})"

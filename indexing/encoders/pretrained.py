@@ -13,6 +13,16 @@ from training.models import build_model, get_spec
 ZOO_BACKBONES: dict[str, str] = {"effnet_lite0": "effnet_frames", "resnet50": "resnet50"}
 
 
+def shared_backbone_encoder(model_name: str, size: int) -> str | None:
+    """The encoder name whose features equal a frozen ``model_name`` backbone's on ``size`` px frames
+    (so one feature store and one backbone pass per answer serve both), or None."""
+    for encoder_name, zoo_name in ZOO_BACKBONES.items():
+        if zoo_name == model_name:
+            default = get_spec(zoo_name).input_size
+            return encoder_name + (f"@{size}" if size != default else "")
+    return None
+
+
 def weights_available(encoder_name: str) -> bool:
     """True when the encoder's pretrained weights are on this machine (a file check, no network)."""
     path = get_spec(ZOO_BACKBONES[encoder_name]).local_weights()

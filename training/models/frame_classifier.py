@@ -67,7 +67,23 @@ class FrameClassifier(nn.Module):
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         batch, channels, steps, height, width = clips.shape
         frames = clips.transpose(1, 2).reshape(batch * steps, channels, height, width).contiguous()
-        features = self.frame_features(frames).reshape(batch, steps, -1)
+        return self.classify_features(self.frame_features(frames).reshape(batch, steps, -1))
+
+    def classify_features(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, T, D) per-frame backbone features -> (B, classes) logits: the part of ``forward`` after
+        the backbone, which a frozen backbone lets the feature store and the answer path share."""
         if self.temporal is not None:
             features = self.temporal(features.transpose(1, 2)).transpose(1, 2)
         return self.head(self.dropout(features.mean(dim=1)))
+
+
+class HeadOnly(nn.Module):
+    """A frame classifier fed per-frame backbone features (B, T, D) instead of frames: what training
+    and evaluation from the feature store run. Its parameters are the classifier's own."""
+
+    def __init__(self, model: FrameClassifier) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.model.classify_features(features)

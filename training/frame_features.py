@@ -1,0 +1,38 @@
+"""A frozen frame model's backbone as a feature source: the features its head reads, for the feature store.
+
+The frames go through exactly the evaluation transform (centre crop to the model's input size,
+normalisation), so stored features equal what the model computes on the same frames.
+"""
+
+import numpy as np
+import torch
+
+from training.checkpoint import LoadedClassifier
+from training.dataset import clip_to_tensor
+from training.feature_store import FeatureSource
+from training.models.backbone_key import backbone_key
+from training.models.frame_classifier import FrameClassifier
+from training.preprocessing import Preprocessing
+
+
+def feature_key_of(loaded: LoadedClassifier) -> str | None:
+    """The ``backbone_key`` of the features a checkpoint's head reads, when they can come from elsewhere
+    (the feature store, the index encoder): a frozen frame-model backbone fed whole frames
+    (crop = decode size). None for every other model."""
+    p = loaded.preprocessing
+    frozen = loaded.model_kwargs.get("freeze_backbone", False)
+    if not (loaded.is_frame_model and frozen and p.crop_size == p.decode_size):
+        return None
+    return backbone_key(loaded.model.backbone, p.crop_size, p.mean, p.std)
+
+
+def model_feature_source(model: FrameClassifier, preprocessing: Preprocessing) -> FeatureSource:
+    p = preprocessing
+    backbone = model.backbone.eval()
+
+    def raw_features(frames: np.ndarray) -> np.ndarray:
+        images = clip_to_tensor(frames, p.crop_size, p.mean, p.std).transpose(0, 1)
+        with torch.inference_mode():
+            return backbone(images.contiguous(memory_format=torch.channels_last)).float().numpy()
+
+    return FeatureSource(backbone_key(backbone, p.crop_size, p.mean, p.std), model.feature_dim, raw_features)
