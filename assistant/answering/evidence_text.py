@@ -20,7 +20,9 @@ def evidence_summary(evidence: Evidence) -> str:
         lines.append(f"classifier: {_scores(evidence.classifier.top_k)} [{evidence.classifier.checkpoint_path}]")
     if evidence.retrieval:
         lines.append(f"retrieval:  {_scores(evidence.retrieval.vote)} [{evidence.retrieval.encoder}]")
-        lines += [f"  {n.score:.3f}  {n.label:<16} {n.clip_id}" for n in evidence.retrieval.neighbours]
+        for n in evidence.retrieval.neighbours:
+            copies = f" and {n.near_copies} near-copies" if n.near_copies else ""
+            lines.append(f"  {n.score:.3f}  {n.label:<16} {n.clip_id}{copies}")
     if evidence.zero_shot:
         only = (
             f"; only source for {', '.join(evidence.zero_shot.only_labels)}" if evidence.zero_shot.only_labels else ""
