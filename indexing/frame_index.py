@@ -10,6 +10,12 @@ Two processes (the app and ``python -m indexing add``, say) may change one index
 saves hold the folder's cross-process lock, and ``FrameIndex.updating`` holds it across a
 whole read-modify-write, so one writer's additions are never lost to another's save, and a
 reader never pairs a new manifest with files a concurrent save has just removed.
+
+The app opens the index read-only and memory-mapped (``read_only=True``): the index file stays
+in the page cache, shared by every app replica on the machine instead of copied into each
+(flat, IVF and HNSW indexes all map with faiss 1.15). A read-only index refuses changes;
+writers load their own copy with ``updating``. A rebuild unlinks the old file, and a replica
+still searching its old snapshot keeps the mapping until it swaps to the new one.
 """
 
 import contextlib
@@ -37,6 +43,8 @@ FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 THUMBS_DIR = "thumbs"
 THUMB_QUALITY = 85
+# Map the index file instead of reading it (FAISS's flat-codes mmap), and never write through it.
+MMAP_READ_ONLY = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +76,20 @@ class FrameSampling:
 
 
 class FrameIndex:
-    def __init__(self, root: Path, index: faiss.IndexIDMap2, records: dict[int, FrameRecord], manifest: dict):
+    def __init__(
+        self,
+        root: Path,
+        index: faiss.IndexIDMap2,
+        records: dict[int, FrameRecord],
+        manifest: dict,
+        *,
+        read_only: bool = False,
+    ):
         self.root = Path(root)
         self.index = index
         self.records = records
         self.manifest = manifest
+        self.read_only = read_only
 
     # -- creating and loading -------------------------------------------------------------------
     @classmethod
@@ -103,8 +120,13 @@ class FrameIndex:
         return cls(Path(root), create_index(index_type, encoder.dim, training_vectors), {}, manifest)
 
     @classmethod
-    def load(cls, root: str | os.PathLike, encoder: FrameEncoder | None = None) -> "FrameIndex":
-        """Load the committed index; with ``encoder``, refuse one built by another encoder."""
+    def load(
+        cls, root: str | os.PathLike, encoder: FrameEncoder | None = None, *, read_only: bool = False
+    ) -> "FrameIndex":
+        """Load the committed index; with ``encoder``, refuse one built by another encoder.
+
+        ``read_only`` memory-maps what FAISS can map (see the module docstring) for searching only.
+        """
         root = Path(root)
         manifest_path = root / MANIFEST_FILE
         if not manifest_path.is_file():
@@ -116,13 +138,13 @@ class FrameIndex:
                 manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
                 if manifest.get("format") != FORMAT:
                     raise ValueError(f"format is {manifest.get('format')!r}, expected {FORMAT!r}")
-                index = faiss.read_index(str(root / manifest["files"]["index"]))
+                index = faiss.read_index(str(root / manifest["files"]["index"]), MMAP_READ_ONLY if read_only else 0)
                 records = _read_records(root / manifest["files"]["metadata"])
         except (OSError, KeyError, ValueError, RuntimeError) as error:
             raise ArtifactError(f"Frame index in {root} is unreadable ({error}); rebuild it.") from error
         if index.ntotal != len(records):
             raise ArtifactError(f"Frame index in {root} has {index.ntotal} vectors but {len(records)} records.")
-        loaded = cls(root, index, records, manifest)
+        loaded = cls(root, index, records, manifest, read_only=read_only)
         apply_search_params(index, loaded.index_type)
         if encoder is not None:
             loaded.check_encoder(encoder)
@@ -172,8 +194,17 @@ class FrameIndex:
             )
 
     # -- changing it ----------------------------------------------------------------------------
+    def _check_writable(self) -> None:
+        """FAISS would write into (or crash on) a mapped file; say which way to change an index instead."""
+        if self.read_only:
+            raise ArtifactError(
+                f"The frame index in {self.root} was opened read-only (memory-mapped) for searching; "
+                "change it through FrameIndex.updating or `python -m indexing add/remove/frames`."
+            )
+
     def add(self, vectors: np.ndarray, records: list[FrameRecord], thumbnails: np.ndarray | None = None) -> list[int]:
         """Append vectors with their records (and uint8 thumbnail frames); returns their ids."""
+        self._check_writable()
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[1] != self.manifest["dim"] or len(vectors) != len(records):
             raise ValueError(f"expected {len(records)} vectors of dim {self.manifest['dim']}, got {vectors.shape}")
@@ -188,6 +219,7 @@ class FrameIndex:
 
     def remove(self, clip_id: str) -> int:
         """Delete every vector of ``clip_id``; returns how many were removed."""
+        self._check_writable()
         ids = [vid for vid, record in self.records.items() if record.clip_id == clip_id]
         if not ids:
             raise ArtifactError(f"Clip {clip_id!r} is not in the frame index in {self.root}.")
@@ -233,6 +265,7 @@ class FrameIndex:
     # -- saving ---------------------------------------------------------------------------------
     def save(self) -> Path:
         """Write new files, then commit by replacing the manifest; clean up what is unreferenced."""
+        self._check_writable()
         with store_lock(self.root, what=f"The frame index in {self.root}"):
             self._save_locked()
         return self.root
@@ -307,9 +340,11 @@ def _read_records(path: Path) -> dict[int, FrameRecord]:
     return records
 
 
-def open_frame_index(root: str | os.PathLike, encoder_name: str | None = None) -> tuple[FrameIndex, FrameEncoder]:
+def open_frame_index(
+    root: str | os.PathLike, encoder_name: str | None = None, *, read_only: bool = False
+) -> tuple[FrameIndex, FrameEncoder]:
     """Load an index with the encoder it was built with (or ``encoder_name``, which must match)."""
-    index = FrameIndex.load(root)
+    index = FrameIndex.load(root, read_only=read_only)
     encoder = get_encoder(encoder_name or index.encoder_spec["name"])
     index.check_encoder(encoder)
     return index, encoder

@@ -237,7 +237,7 @@ def _load_index(settings: Settings, missing: list[MissingPart]) -> tuple[FrameIn
         missing.append(missing_part(settings, "frame index", f"No frame index in {root}."))
         return None, None
     try:
-        index, encoder = open_frame_index(root)
+        index, encoder = open_frame_index(root, read_only=True)  # memory-mapped, shared by replicas
     except AssistantError as error:
         missing.append(missing_part(settings, "frame index", str(error)))
         return None, None
