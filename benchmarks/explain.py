@@ -6,7 +6,9 @@ Each model gets its own input size (112 px for the 3D models, 224 px for the fra
 explains one clip through the product's path (``training.saliency.explain_clips``: the same
 preprocessing as answers, heat maps at input size). Weights are random: speed does not depend
 on them. Prints one markdown table with the median of ``--repeats`` runs after one warm-up,
-and the machine's load, since other processes on a shared machine slow every figure down.
+next to a plain inference pass (``predict_proba``) timed the same way, and the machine's load:
+on a shared machine other processes slow every figure down, while the ratio of the two
+columns (what explaining costs over answering) stays meaningful.
 Target: under 2 s for cnn3d and effnet_frames.
 """
 
@@ -15,6 +17,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -42,14 +45,28 @@ def classifier_for(name: str, frames: int) -> Classifier:
     return Classifier(LoadedClassifier(model, name, {}, classes, preprocessing))
 
 
-def seconds_to_explain(classifier: Classifier, clip: np.ndarray, repeats: int) -> list[float]:
-    explain_clips(classifier, clip, classifier.classes[0])  # warm-up: allocator, kernels
+def seconds(run: Callable[[], object], repeats: int) -> list[float]:
+    run()  # warm-up: allocator, kernels
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        explain_clips(classifier, clip, classifier.classes[0])
+        run()
         times.append(time.perf_counter() - start)
     return times
+
+
+def row(name: str, frames: int, repeats: int, rng: np.random.Generator) -> str:
+    """One table row: explaining vs answering (a plain inference pass) on the same clip."""
+    size = get_spec(name).input_size
+    clip = rng.integers(0, 256, (1, frames, size, size, 3), dtype=np.uint8)
+    classifier = classifier_for(name, frames)
+    runs = seconds(lambda: explain_clips(classifier, clip, classifier.classes[0]), repeats)
+    explain = statistics.median(runs)
+    inference = statistics.median(seconds(lambda: classifier.predict_proba(clip), repeats))
+    target = f"< {TARGET_S[name]:.0f} s" if name in TARGET_S else "-"
+    listed = ", ".join(f"{t:.2f}" for t in runs)
+    ratio = explain / inference
+    return f"| {name} | {frames}x{size}px | {explain:.2f} ({listed}) | {inference:.2f} | {ratio:.1f}x | {target} |"
 
 
 def main() -> None:
@@ -62,15 +79,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     print(f"load average before: {', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
-    print(f"| model | input | explain one {args.frames}-frame clip (median s) | runs (s) | target |")
-    print("|---|---|---|---|---|")
+    print(f"| model | input | explain one {args.frames}-frame clip, median s (runs) | inference s | ratio | target |")
+    print("|---|---|---|---|---|---|")
     for name in args.models:
-        size = get_spec(name).input_size
-        clip = rng.integers(0, 256, (1, args.frames, size, size, 3), dtype=np.uint8)
-        times = seconds_to_explain(classifier_for(name, args.frames), clip, args.repeats)
-        target = f"< {TARGET_S[name]:.0f} s" if name in TARGET_S else "-"
-        runs = ", ".join(f"{t:.2f}" for t in times)
-        print(f"| {name} | {args.frames}x{size}px | {statistics.median(times):.2f} | {runs} | {target} |", flush=True)
+        print(row(name, args.frames, args.repeats, rng), flush=True)
     print(f"load average after: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

@@ -54,7 +54,7 @@ class ExplainView:
         return list(classifier.classes) if classifier is not None else []
 
     def choices(self, clip: Any) -> gr.Dropdown:
-        """The dropdown after each answer: its top-k, the explained (or verdict) label selected."""
+        """The dropdown for the current answer: its top-k, the explained (or verdict) label selected."""
         evidence = clip.evidence if clip is not None else None
         classes = self._classes()
         latest = evidence.explanations[-1].label if evidence is not None and evidence.explanations else None
@@ -85,7 +85,7 @@ class ExplainView:
 
     def render(self, video: gr.Video, clip: gr.State) -> None:
         """Mounted under the answer; ``clip`` is the chat's session state (its evidence gains the explanation)."""
-        with gr.Accordion("Explain: what did the classifier look at?", open=False, elem_id="explain"):
+        with gr.Accordion("Explain: what did the classifier look at?", open=False, elem_id="explain") as accordion:
             with gr.Row():
                 label = gr.Dropdown(
                     choices=self._classes(),
@@ -110,5 +110,7 @@ class ExplainView:
                 y_lim=[0, 1.05],
                 elem_id="explain-curve",
             )
-        clip.change(self.choices, clip, label, api_visibility="private", queue=False)
+        # Refreshed on opening, not on ``clip.change``: a change listener makes gradio hash the state,
+        # and the clip's evidence is not hashable.
+        accordion.expand(self.choices, clip, label, api_visibility="private", queue=False)
         button.click(self.explain, [video, label, clip], [frames, curve, summary, clip], api_name="explain")
