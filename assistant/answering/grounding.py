@@ -336,7 +336,7 @@ def check_answer(answer: str, grounds: Grounds, *, is_followup: bool = False) ->
     an empty list means the answer passed."""
     if not answer.strip():
         return ["it is empty"]
-    return [
+    problems = [
         *verdict_problems(answer, grounds, is_followup),
         *confidence_problems(answer, grounds, is_followup),
         *activity_problems(answer, grounds),
@@ -344,3 +344,4 @@ def check_answer(answer: str, grounds: Grounds, *, is_followup: bool = False) ->
         *loop_problems(answer),
         *injection_problems(answer, grounds),
     ]
+    return list(dict.fromkeys(problems))  # a number stated twice is one problem
