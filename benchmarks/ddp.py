@@ -4,7 +4,8 @@ Training runs the product's own command, ``python -m training train``, in one pr
 ``torchrun --nproc_per_node N`` with the same global batch (``--batch-size`` split across ranks),
 and reports the training clips/s of each (epochs after the first, which warms caches up), from
 the run's history.csv. On a CPU machine one process gets every core as threads and each of N
-processes gets cores/N; on a GPU machine pass ``--device cuda`` and the numbers are per GPU.
+processes gets cores/N (``--threads`` fixes it, e.g. 1 to keep OpenMP from spinning on a loaded
+machine); on a GPU machine pass ``--device cuda`` and the numbers are per GPU.
 
 The KB part syncs ``kb/`` into an embedded Chroma folder and into a ``chroma run`` server on a
 loopback port, then times ``KnowledgeBase.search`` (query embedding included) over 100 questions.
@@ -49,20 +50,25 @@ def load_note() -> str:
     return f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} CPUs"
 
 
+def threads_per_process(nproc: int, args: argparse.Namespace) -> int:
+    return args.threads or max(1, (os.cpu_count() or 1) // nproc)
+
+
 def train_clips_per_s(data: Path, out: Path, nproc: int, args: argparse.Namespace) -> float:
     """Median training clips/s over the epochs after the first, for one run with ``nproc`` ranks."""
-    threads = max(1, (os.cpu_count() or 1) // nproc)
+    threads = threads_per_process(nproc, args)
     launcher = [sys.executable]
     if nproc > 1:
         launcher += ["-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--master_addr=127.0.0.1"]
         launcher += [f"--master_port={free_port()}"]
     command = [*launcher, "-m", "training", "train", "--model", args.model, "--data", str(data)]
-    command += ["--out", str(out), "--run-name", f"nproc{nproc}", "--epochs", str(args.epochs), "--patience", "0"]
-    command += ["--batch-size", str(args.batch_size // nproc), "--device", args.device, "--no-progress"]
-    command += ["--workers", str(args.workers)] + (["--crop-size", str(args.crop_size)] if args.crop_size else [])
+    command += ["--out", str(out), "--run-name", f"nproc{nproc}-t{threads}", "--epochs", str(args.epochs)]
+    command += ["--patience", "0", "--batch-size", str(args.batch_size // nproc), "--device", args.device]
+    command += ["--no-progress", "--workers", str(args.workers)]
+    command += ["--crop-size", str(args.crop_size)] if args.crop_size else []
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    with (out / f"nproc{nproc}" / "history.csv").open() as handle:
+    with (out / f"nproc{nproc}-t{threads}" / "history.csv").open() as handle:
         rates = [float(row["train_clips_per_s"]) for row in csv.DictReader(handle)]
     return statistics.median(rates[1:] or rates)
 
@@ -77,7 +83,7 @@ def training_figures(args: argparse.Namespace, work: Path) -> None:
     for nproc in args.nproc:
         rate = train_clips_per_s(data, work / "runs", nproc, args)
         base = base or rate
-        threads = max(1, (os.cpu_count() or 1) // nproc)
+        threads = threads_per_process(nproc, args)
         print(f"| {nproc} | {threads} | {rate:.1f} | {rate / base:.2f}x |", flush=True)
 
 
@@ -119,6 +125,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--nproc", type=lambda text: [int(n) for n in text.split(",")], default=[1, 2])
+    parser.add_argument("--threads", type=int, help="threads per process (default: CPUs / processes)")
     parser.add_argument("--kb-dir", type=Path, default=ROOT / "kb")
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--skip-training", action="store_true")
