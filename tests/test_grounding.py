@@ -67,7 +67,7 @@ def test_known_activities_come_from_the_kb_with_their_aliases(activities, fall_e
     assert {"Fall", "Slide"} <= grounds.grounded
     # A longer name hides the shorter one inside it, and names match whole words only.
     terms = (("sky diving", "SkyDiving"), ("diving", "Diving"))
-    assert named_activities("Sky diving, not diving; skydivingx", terms) == [(0, "SkyDiving"), (12, "Diving")]
+    assert named_activities("Sky diving, not diving; skydivingx", terms) == [(0, "SkyDiving"), (16, "Diving")]
 
 
 @pytest.mark.parametrize("name", BAD_ANSWER_NAMES)
