@@ -8,7 +8,7 @@ import pytest
 
 from assistant.service import DEFAULT_QUESTION, Assistant
 from core.settings import Settings
-from tests.fake_gemini import API_KEY, REPLY_CHUNKS, FakeGemini, running_fake_gemini
+from tests.fake_gemini import API_KEY, FakeGemini, running_fake_gemini
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +28,19 @@ def fall_evidence(assistant_settings, assistant_resources, query_clips):
     return Assistant(assistant_settings, resources=assistant_resources).analyse(query_clips["Fall"])
 
 
+def grounded_reply(evidence) -> list[str]:
+    """A reply in three chunks that passes the grounding check: the verdict with its own confidence."""
+    return [
+        f"The clip shows **{evidence.verdict.label}** ",
+        f"({evidence.verdict.confidence:.0%} confidence), ",
+        "as [kb/fall.md § How it looks on video] says.",
+    ]
+
+
 def test_prompt_reaching_gemini_carries_the_evidence_and_the_answer_streams(assistant, gemini, fall_evidence):
+    gemini.reset(grounded_reply(fall_evidence))
     chunks = list(assistant.answer_stream(DEFAULT_QUESTION, fall_evidence))
-    assert chunks == REPLY_CHUNKS  # several chunks, passed through as they arrive
+    assert chunks == grounded_reply(fall_evidence)  # several chunks, passed through as they arrive
     (request,) = gemini.requests
     assert request["path"].endswith("/models/gemini-test:streamGenerateContent?alt=sse")
     assert request["key"] == API_KEY
@@ -46,9 +56,10 @@ def test_prompt_reaching_gemini_carries_the_evidence_and_the_answer_streams(assi
 
 
 def test_follow_up_sends_history_and_passages_for_the_new_question(assistant, gemini, fall_evidence):
+    gemini.reset(grounded_reply(fall_evidence))
     history = [("user", DEFAULT_QUESTION), ("assistant", "It is a fall.")]
     answer = assistant.answer("How is it different from a slide?", fall_evidence, history)
-    assert answer == "".join(REPLY_CHUNKS)
+    assert answer == "".join(grounded_reply(fall_evidence))
     contents = gemini.requests[-1]["body"]["contents"]
     assert [c["role"] for c in contents] == ["user", "model", "user"]
     assert "A fall goes top to bottom; a slide goes left to right." in gemini.prompt_text(gemini.requests[-1])
