@@ -90,7 +90,7 @@ class ExplainView:
                 label = gr.Dropdown(
                     choices=self._classes(),
                     label="Class to explain",
-                    allow_custom_value=False,
+                    allow_custom_value=True,  # the handler checks against the current classifier
                     scale=3,
                     elem_id="explain-label",
                 )
