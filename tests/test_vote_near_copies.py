@@ -68,3 +68,17 @@ def test_copies_of_one_recording_are_one_neighbour_with_their_count(library, tmp
     result = search_clip(grouped, encoder, _frames("RedDisc", 1), k=10)
     assert [(n.label, len(n.near_copies)) for n in result.neighbours] == [("RedDisc", COPIES - 1), ("GreenSquare", 0)]
     assert result.top_label == "RedDisc"
+
+
+def test_evidence_lists_one_neighbour_per_recording_with_its_near_copies(assistant_resources, query_clips):
+    """The assistant's index holds UCF-style groups of two clips: a group-mate is shown as a near-copy."""
+    from assistant.analysis.gather import gather_evidence
+    from assistant.answering.evidence_text import evidence_summary
+    from indexing.clip_search import source_group
+
+    evidence = gather_evidence(query_clips["Fall"], assistant_resources, assistant_resources.settings)
+    neighbours = evidence.retrieval.neighbours
+    groups = [source_group(n.label, n.source_path) for n in neighbours]
+    assert len(groups) == len(set(groups)) == 10
+    assert any(n.near_copies == 1 for n in neighbours) and all(n.near_copies <= 1 for n in neighbours)
+    assert "and 1 near-copies" in evidence_summary(evidence)
