@@ -176,6 +176,8 @@ class Evidence(BaseModel):
     missing: list[MissingPart] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    # The classifier head and the frame search read one backbone pass (timing step "features").
+    shared_backbone: bool = False
     used: UsedArtifacts = Field(default_factory=UsedArtifacts)
     answer_check: AnswerCheck | None = None
     explanations: list[ExplanationPart] = Field(default_factory=list)

@@ -30,6 +30,7 @@ from assistant.analysis.evidence import (
 from assistant.analysis.fusion import decide, fuse, ranked, with_zero_shot
 from assistant.analysis.kb_passages import passages_for_clip, runners_up
 from assistant.analysis.retrieval import merge_results, search_windows
+from assistant.analysis.shared_backbone import classify_from_shared_pass, shares_backbone
 from assistant.analysis.step_timer import StepTimer
 from assistant.analysis.timeline import build_timeline, describe_timeline, dominant_segment_label, labels_by_duration
 from assistant.library.calibration import stale_calibration_note
@@ -180,8 +181,14 @@ def gather_evidence(
     settings: Settings,
     *,
     progress: Progress | None = None,
+    share_backbone: bool = True,
 ) -> Evidence:
-    """Everything known about the clip; raises VideoError for files that cannot be decoded."""
+    """Everything known about the clip; raises VideoError for files that cannot be decoded.
+
+    When the classifier's frozen backbone is the index encoder's, one backbone pass feeds both
+    (timing step ``features`` instead of ``classify`` + ``embed``); ``share_backbone=False``
+    forces the two passes, so a benchmark or test can compare the two in one process.
+    """
     report = progress or (lambda fraction, message: None)
     timer = StepTimer()
     path = Path(video_path)
@@ -195,15 +202,25 @@ def gather_evidence(
         decoded = decode_for_analysis(path, resources, settings)
     windows = decoded.clips
 
-    report(0.3, "classifying")
-    with timer.step("classify"):
-        probabilities = _classify(resources, decoded, still, notes)
+    features = None
+    shared = share_backbone and shares_backbone(resources.classifier, resources.encoder, resources.index, windows)
+    if shared:
+        assert resources.classifier is not None and resources.encoder is not None and resources.index is not None
+        report(0.3, "computing frame features (one backbone pass for classifier and search)")
+        with timer.step("features"):
+            probabilities, features = classify_from_shared_pass(
+                resources.classifier, resources.encoder, resources.index, windows
+            )
+    else:
+        report(0.3, "classifying")
+        with timer.step("classify"):
+            probabilities = _classify(resources, decoded, still, notes)
     classes = list(resources.classifier.classes) if resources.classifier is not None else []
 
     report(0.55, "searching similar clips")
     results = None
     if resources.index is not None and resources.encoder is not None:
-        results = search_windows(resources.index, resources.encoder, windows, settings.neighbours_k, timer)
+        results = search_windows(resources.index, resources.encoder, windows, settings.neighbours_k, timer, features)
 
     report(0.7, "matching knowledge-base activities (zero-shot)")
     known = set(classes if probabilities is not None else []) | set(resources.index.classes() if results else [])
@@ -257,5 +274,6 @@ def gather_evidence(
         missing=list(resources.missing),
         notes=notes,
         timings_ms=timer.total(),
+        shared_backbone=shared,
         used=UsedArtifacts(**resources.names),
     )
