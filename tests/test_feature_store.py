@@ -120,15 +120,17 @@ def test_training_from_features_matches_training_from_pixels(prepared, tmp_path)
     config = dict(model="effnet_frames", data=str(prepared), epochs=3, batch_size=8, lr=3e-3, patience=0)
     config.update(freeze_backbone=True, progress=False, scheduler="none")
     pixels = train(TrainConfig(**config, cached_features=False), tmp_path / "pixels")
+    assert not (prepared / "features").exists()  # the pixel path computes no store
     features = train(TrainConfig(**config), tmp_path / "features")
-    assert not (prepared / "features").exists() or pixels["best_val_acc"] >= 0
-    stores = list((prepared / "features").iterdir())
-    assert len(stores) == 1  # the feature path built one store, the pixel path none
+    assert len(list((prepared / "features").iterdir())) == 1
     pixel_test = evaluate(tmp_path / "pixels" / CHECKPOINT, prepared, "test", progress=False)
     feature_test = evaluate(tmp_path / "features" / CHECKPOINT, prepared, "test", progress=False)
     assert abs(pixel_test["video_level"]["accuracy"] - feature_test["video_level"]["accuracy"]) <= 0.02
     assert abs(pixels["best_val_acc"] - features["best_val_acc"]) <= 0.02
-    assert feature_test["video_level"]["accuracy"] > 0.4  # above chance (0.25): the head learned something
+    # Not two constant models agreeing by accident: they predict several classes, video by video alike.
+    pairs = list(zip(pixel_test["video_predictions"], feature_test["video_predictions"], strict=True))
+    assert np.mean([a["predicted"] == b["predicted"] for a, b in pairs]) >= 0.9
+    assert len({b["predicted"] for _, b in pairs}) > 1
 
 
 def test_the_index_reads_vectors_from_the_store(prepared, tmp_path):

@@ -255,14 +255,17 @@ def test_without_clip_weights_a_kb_only_activity_is_a_missing_part(juggle_settin
     monkeypatch.delenv("ACTIVITY_CLIP_PRETRAINED")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(juggle_settings.data_dir / "empty_hub"))
-    evidence = gather_evidence(shapes_library[1], Resources.load(juggle_settings), juggle_settings)
+    # Settings are read once, when made: these ones see the real ViT-B-32 with its default weights.
+    settings = Settings(data_dir=juggle_settings.data_dir, kb_dir=juggle_settings.kb_dir, llm_provider="offline")
+    assert (settings.clip_model, settings.clip_pretrained) == ("ViT-B-32", "laion2b_s34b_b79k")
+    evidence = gather_evidence(shapes_library[1], Resources.load(settings), settings)
     assert evidence.zero_shot is None and "Juggle" not in evidence.candidate_labels
     assert [m.name for m in evidence.missing] == ["classifier", "zero-shot"]
     assert "No OpenCLIP weights for ViT-B-32" in evidence.missing[1].reason
     assert "ACTIVITY_CLIP_WEIGHTS" in evidence.missing[1].fix
     # Once every KB activity has example clips, CLIP is not needed, so nothing is missing for it.
     (juggle_settings.kb_dir / "juggle.md").unlink()
-    evidence = gather_evidence(shapes_library[1], Resources.load(juggle_settings), juggle_settings)
+    evidence = gather_evidence(shapes_library[1], Resources.load(settings), settings)
     assert [m.name for m in evidence.missing] == ["classifier"]
 
 

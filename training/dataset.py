@@ -50,7 +50,51 @@ def temporal_indices(available: int, wanted: int, rng: np.random.Generator | Non
     return indices
 
 
-class VideoDataset(Dataset):
+class SplitDataset(Dataset):
+    """One item per video of a split, labelled by class index, with per-(seed, epoch, item) randomness.
+
+    What the pixel and the cached-feature datasets share; they differ only in what an item holds.
+    """
+
+    def __init__(
+        self,
+        cache: FrameCache,
+        split: str,
+        classes: list[str],
+        *,
+        train: bool,
+        num_frames: int | None,
+        clip_index: int | None,
+        seed: int,
+    ):
+        self.cache = cache
+        self.rows = cache.rows(split)
+        if not self.rows:
+            raise DatasetError(f"{cache.root}: split {split!r} has no clips.")
+        unknown = sorted({row.label for row in self.rows} - set(classes))
+        if unknown:
+            raise DatasetError(f"split {split!r} has labels the model does not know: {', '.join(unknown)}.")
+        self.class_index = {label: i for i, label in enumerate(classes)}
+        self.labels = [self.class_index[row.label] for row in self.rows]
+        self.train = train
+        self.num_frames = num_frames or int(cache.config["num_frames"])
+        self.num_clips = int(cache.config["num_clips"])
+        self.clip_index = clip_index
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Makes augmentation depend on (seed, epoch, item): reproducible with any worker count."""
+        self.epoch = epoch
+
+    def item_rng(self, item: int) -> np.random.Generator | None:
+        return np.random.default_rng((self.seed, self.epoch, item)) if self.train else None
+
+
+class VideoDataset(SplitDataset):
     def __init__(
         self,
         cache: FrameCache,
@@ -65,35 +109,14 @@ class VideoDataset(Dataset):
         clip_index: int | None = None,
         seed: int = 0,
     ):
-        self.cache = cache
-        self.rows = cache.rows(split)
-        if not self.rows:
-            raise DatasetError(f"{cache.root}: split {split!r} has no clips.")
-        unknown = sorted({row.label for row in self.rows} - set(classes))
-        if unknown:
-            raise DatasetError(f"split {split!r} has labels the model does not know: {', '.join(unknown)}.")
-        self.class_index = {label: i for i, label in enumerate(classes)}
-        self.labels = [self.class_index[row.label] for row in self.rows]
-        self.train = train
+        super().__init__(cache, split, classes, train=train, num_frames=num_frames, clip_index=clip_index, seed=seed)
         self.crop_size = crop_size
-        self.num_frames = num_frames or int(cache.config["num_frames"])
-        self.num_clips = int(cache.config["num_clips"])
         self.mean, self.std = tuple(mean), tuple(std)
-        self.clip_index = clip_index
-        self.seed = seed
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Makes augmentation depend on (seed, epoch, item): reproducible with any worker count."""
-        self.epoch = epoch
 
     def __getitem__(self, item: int) -> tuple[torch.Tensor, int, str]:
         row = self.rows[item]
         clips = self.cache.load_frames(row.clip_id)
-        rng = np.random.default_rng((self.seed, self.epoch, item)) if self.train else None
+        rng = self.item_rng(item)
         if self.clip_index is not None:
             clip = clips[self.clip_index]
         elif rng is not None:

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from core.atomic import atomic_write_json
 from training.checkpoint import LoadedClassifier, load_classifier
-from training.dataset import VideoDataset, make_loader
+from training.dataset import SplitDataset, VideoDataset, make_loader
 from training.device import amp_enabled, autocast, pick_device
 from training.feature_dataset import FeatureClipDataset
 from training.feature_store import FeatureStore
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 def clip_probabilities(
     model: nn.Module,
-    dataset: VideoDataset | FeatureClipDataset,
+    dataset: SplitDataset,
     device: torch.device,
     *,
     batch_size: int = 16,

@@ -8,15 +8,13 @@ the augmentation a frozen backbone still allows; a random crop would need the ba
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
-from core.errors import DatasetError
-from training.dataset import temporal_indices
+from training.dataset import SplitDataset, temporal_indices
 from training.feature_store import FeatureStore
 from training.frame_cache import FrameCache
 
 
-class FeatureClipDataset(Dataset):
+class FeatureClipDataset(SplitDataset):
     def __init__(
         self,
         store: FeatureStore,
@@ -29,32 +27,12 @@ class FeatureClipDataset(Dataset):
         clip_index: int | None = None,
         seed: int = 0,
     ):
+        super().__init__(cache, split, classes, train=train, num_frames=num_frames, clip_index=clip_index, seed=seed)
         self.store = store
-        self.rows = cache.rows(split)
-        if not self.rows:
-            raise DatasetError(f"{cache.root}: split {split!r} has no clips.")
-        unknown = sorted({row.label for row in self.rows} - set(classes))
-        if unknown:
-            raise DatasetError(f"split {split!r} has labels the model does not know: {', '.join(unknown)}.")
-        class_index = {label: i for i, label in enumerate(classes)}
-        self.labels = [class_index[row.label] for row in self.rows]
-        self.train = train
-        self.num_frames = num_frames
-        self.num_clips = int(store.manifest["num_clips"])
-        self.clip_index = clip_index
-        self.seed = seed
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Makes augmentation depend on (seed, epoch, item), as in ``VideoDataset``."""
-        self.epoch = epoch
 
     def __getitem__(self, item: int) -> tuple[torch.Tensor, int, str]:
         row = self.rows[item]
-        rng = np.random.default_rng((self.seed, self.epoch, item)) if self.train else None
+        rng = self.item_rng(item)
         # Random draws in VideoDataset's order (clip, jitter, crop offsets, flip): with the same seed
         # both paths see the same clips, frames and flips, so they train alike.
         if self.clip_index is not None:

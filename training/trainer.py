@@ -24,7 +24,7 @@ from tqdm import tqdm
 from core.atomic import atomic_write_json
 from core.errors import ArtifactError, DatasetError
 from training.checkpoint import check_classes, load_checkpoint, save_checkpoint
-from training.dataset import VideoDataset, make_loader
+from training.dataset import SplitDataset, VideoDataset, make_loader
 from training.device import amp_enabled, autocast
 from training.distributed import ProcessGroup, ShardSampler
 from training.feature_dataset import FeatureClipDataset
@@ -356,7 +356,7 @@ class Trainer:
         best = self.state
         return val_acc > best.best_val_acc or (val_acc == best.best_val_acc and val_loss < best.best_val_loss)
 
-    def _shard(self, dataset: VideoDataset | FeatureClipDataset, seed: int, *, train: bool) -> ShardSampler | None:
+    def _shard(self, dataset: SplitDataset, seed: int, *, train: bool) -> ShardSampler | None:
         """This rank's share of ``dataset`` under torchrun; None (the loader's own order) in one process."""
         if not self.group.distributed:
             return None

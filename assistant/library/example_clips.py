@@ -24,7 +24,7 @@ def add_example_clips(settings: Settings, paths: Sequence[str | os.PathLike], la
     if not (settings.index_dir / MANIFEST_FILE).is_file():
         raise ArtifactError(
             f"There is no frame index in {settings.index_dir} to add examples to yet. Build one first: "
-            f"`python -m assistant setup --data <folder of labelled clips>` (or `python -m indexing frames`)."
+            f"`python -m assistant setup --source <folder of labelled clips>` (or `python -m indexing frames`)."
         )
     limits = VideoLimits(max_bytes=settings.max_file_bytes, max_duration_s=settings.max_duration_s)
     added, _ = add_videos(settings.index_dir, list(paths), label, limits=limits)

@@ -18,6 +18,7 @@ from assistant.answering.chain import Replacement
 from assistant.service import DEFAULT_QUESTION, Assistant
 from assistant.ui import evidence_view
 from assistant.ui.explain_view import ExplainView
+from assistant.ui.messages import unexpected
 from assistant.ui.playable import original_of, playable_preview
 from core.errors import AssistantError
 
@@ -106,6 +107,10 @@ class AssistantTab:
         except AssistantError as error:
             gr.Warning(str(error))
             text += f"\n\n⚠️ {error}"
+        except Exception as error:  # a bug: logged with its traceback, shown as a readable line
+            message = unexpected(error, "writing the answer")
+            gr.Warning(message)
+            text += f"\n\n⚠️ {message}"
         chat[-1] = _message("assistant", text, options=follow_up_options(clip.evidence))
         yield chat, clip, "", *panels
 
@@ -131,6 +136,9 @@ class AssistantTab:
                 evidence = self.assistant.analyse(source, progress=lambda f, message: progress(f, desc=message))
             except AssistantError as error:
                 yield self._refusal(question, history, f"Could not analyse this clip: {error}", None)
+                return
+            except Exception as error:  # a bug: logged with its traceback, shown as a readable line
+                yield self._refusal(question, history, unexpected(error, "analysing this clip"), None)
                 return
             clip = AnalysedClip(key, evidence)
         yield from self._stream(question, history, clip)

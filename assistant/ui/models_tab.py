@@ -58,7 +58,7 @@ class ModelsTab:
         if active is None:
             return (
                 f"No trained model in `{self.settings.runs_dir}` yet. Train one with "
-                "`python -m assistant setup --data <folder of labelled clips>`."
+                "`python -m assistant setup --source <folder of labelled clips>`."
             )
         status = self.assistant.status()
         return f"**Active:** `{active.parent.name}` · `{status.model}` · {len(status.classes)} classes · `{active}`"

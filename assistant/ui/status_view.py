@@ -10,7 +10,7 @@ from assistant.service import Assistant, AssistantStatus
 from core.errors import ArtifactError
 from training.run_dir import METRICS, read_json
 
-SETUP_COMMAND = "python -m assistant setup --data <folder of labelled clips>"
+SETUP_COMMAND = "python -m assistant setup --source <folder of labelled clips>"
 
 
 def run_metrics(checkpoint: str | None) -> dict:
