@@ -199,7 +199,7 @@ class FrameIndex:
         if self.read_only:
             raise ArtifactError(
                 f"The frame index in {self.root} was opened read-only (memory-mapped) for searching; "
-                "change it through FrameIndex.updating or `python -m indexing add/remove/frames`."
+                "change it through FrameIndex.updating or the `indexing add`, `remove` and `frames` commands."
             )
 
     def add(self, vectors: np.ndarray, records: list[FrameRecord], thumbnails: np.ndarray | None = None) -> list[int]:

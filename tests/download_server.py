@@ -82,12 +82,14 @@ def _handler(state: FileServer) -> type[BaseHTTPRequestHandler]:
             if state.cut_after[path]:
                 body = body[: state.cut_after[path].pop(0)]
                 self.close_connection = True
+            # Counted before writing: the client may have read the last byte (and the test asserted
+            # on the count) before this thread runs again after the write.
+            state.body_bytes[path] += len(body)
             try:
                 self.wfile.write(body)
                 self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):  # the client gave up (a test of that)
                 return
-            state.body_bytes[path] += len(body)
 
     return Handler
 

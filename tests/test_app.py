@@ -50,8 +50,9 @@ def test_ask_names_the_activity_with_its_evidence(app, query_clips):
     assert reply["verdict"].startswith("### Fall ·")
     assert len(reply["gallery"]) == 10
     for item in reply["gallery"]:
-        label, score = item["caption"].split(" · ")
+        label, score, *near_copies = item["caption"].split(" · ")  # "Fall · 0.93[ · and 3 near-copies]"
         assert label in confidences and 0 < float(score) <= 1
+        assert near_copies == [] or near_copies[0].endswith("near-copies")
         assert item["image"].endswith(".jpg")
     assert "**kb/fall.md** › How it looks on video" in reply["passages"]
     assert reply["question"] == ""  # cleared for a follow-up
