@@ -22,7 +22,7 @@ from training.device import amp_enabled, autocast, pick_device
 from training.feature_dataset import FeatureClipDataset
 from training.feature_store import FeatureStore
 from training.frame_cache import FrameCache
-from training.frame_features import feature_key_of
+from training.frame_features import shared_feature_key
 from training.metrics import classification_metrics
 from training.models.frame_classifier import HeadOnly
 from training.plots import plot_confusion
@@ -87,7 +87,7 @@ def evaluate(
     torch_device = pick_device(device)
     p = classifier.preprocessing
     num_clips = int(cache.config["num_clips"])
-    key = feature_key_of(classifier)
+    key = shared_feature_key(classifier.model, p)
     store = FeatureStore.open(cache.root, key) if key else None
     if store is not None:
         log.info("evaluating from cached features in %s", store.root)

@@ -6,8 +6,8 @@ normalisation), so stored features equal what the model computes on the same fra
 
 import numpy as np
 import torch
+from torch import nn
 
-from training.checkpoint import LoadedClassifier
 from training.dataset import clip_to_tensor
 from training.feature_store import FeatureSource
 from training.models.backbone_key import backbone_key
@@ -15,18 +15,21 @@ from training.models.frame_classifier import FrameClassifier
 from training.preprocessing import Preprocessing
 
 
-def feature_key_of(loaded: LoadedClassifier) -> str | None:
-    """The ``backbone_key`` of the features a checkpoint's head reads, when they can come from elsewhere
-    (the feature store, the index encoder): a frozen frame-model backbone fed whole frames
-    (crop = decode size). None for every other model."""
-    p = loaded.preprocessing
-    frozen = loaded.model_kwargs.get("freeze_backbone", False)
-    if not (loaded.is_frame_model and frozen and p.crop_size == p.decode_size):
+def shared_feature_key(model: nn.Module, preprocessing: Preprocessing) -> str | None:
+    """The ``backbone_key`` of the features a model's head reads, when they can come from elsewhere (the
+    feature store, the index encoder): a frozen frame-model backbone fed whole frames (crop = decode
+    size). None for every other model. The one rule for training, evaluation and answers."""
+    p = preprocessing
+    if not (isinstance(model, FrameClassifier) and model.freeze_backbone and p.crop_size == p.decode_size):
         return None
-    return backbone_key(loaded.model.backbone, p.crop_size, p.mean, p.std)
+    return backbone_key(model.backbone, p.crop_size, p.mean, p.std)
 
 
-def model_feature_source(model: FrameClassifier, preprocessing: Preprocessing) -> FeatureSource:
+def model_feature_source(model: nn.Module, preprocessing: Preprocessing) -> FeatureSource | None:
+    """The model's backbone as a feature source for the store, or None when its features are not shareable."""
+    key = shared_feature_key(model, preprocessing)
+    if key is None:
+        return None
     p = preprocessing
     # Channels-last weights and inputs let oneDNN use its fast convolution kernels on the CPU (as
     # the index encoders do); the values, and so the features and their key, do not change.
@@ -37,4 +40,4 @@ def model_feature_source(model: FrameClassifier, preprocessing: Preprocessing) -
         with torch.inference_mode():
             return backbone(images.contiguous(memory_format=torch.channels_last)).float().numpy()
 
-    return FeatureSource(backbone_key(backbone, p.crop_size, p.mean, p.std), model.feature_dim, raw_features)
+    return FeatureSource(key, model.feature_dim, raw_features)

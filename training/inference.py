@@ -14,7 +14,7 @@ import torch
 from core.errors import ArtifactError, VideoError
 from training.checkpoint import LoadedClassifier, load_classifier
 from training.dataset import centre_crop, clip_to_tensor, normalise
-from training.frame_features import feature_key_of
+from training.frame_features import shared_feature_key
 from training.run_dir import checkpoint_path
 from training.video import VideoLimits, decode_video, resize_frame, sample_indices
 
@@ -62,9 +62,8 @@ class Classifier:
 
     @functools.cached_property
     def feature_key(self) -> str | None:
-        """The ``backbone_key`` of the features its head reads, when they can come from elsewhere: a
-        frozen frame-model backbone fed whole frames (crop = decode size). None otherwise."""
-        return feature_key_of(self.loaded)
+        """See ``training.frame_features.shared_feature_key``."""
+        return shared_feature_key(self.model, self.loaded.preprocessing)
 
     def predict_proba_from_features(self, features: np.ndarray) -> np.ndarray:
         """Class probabilities (N, C) from per-frame backbone features (N, T, D) with this ``feature_key``."""

@@ -32,7 +32,7 @@ from training.feature_store import FeatureStore, build_feature_store
 from training.frame_cache import FrameCache
 from training.frame_features import model_feature_source
 from training.models import build_model, get_spec
-from training.models.frame_classifier import FrameClassifier, HeadOnly
+from training.models.frame_classifier import HeadOnly
 from training.plots import plot_curves
 from training.preprocessing import Preprocessing
 from training.run_dir import ARGS, CHECKPOINT, CURVES, LAST, METRICS, read_json, write_history
@@ -265,13 +265,10 @@ class Trainer:
 
     def _feature_store(self) -> FeatureStore | None:
         """The feature store to train the head from, built on first use; None for the pixel path."""
-        p = self.preprocessing
-        frozen_frames = isinstance(self.model, FrameClassifier) and self.config.freeze_backbone
-        if not (self.config.cached_features and frozen_frames and p.crop_size == p.decode_size):
+        source = model_feature_source(self.model, self.preprocessing) if self.config.cached_features else None
+        if source is None:
             return None
-        store = build_feature_store(
-            self.config.data, model_feature_source(self.model, p), progress=self.config.progress and self.group.is_main
-        )
+        store = build_feature_store(self.config.data, source, progress=self.config.progress and self.group.is_main)
         log.info("training the head from cached features in %s", store.root)
         return store
 
