@@ -32,7 +32,7 @@ from core.atomic import atomic_write_json
 from core.errors import ArtifactError
 from core.locks import store_lock
 from training.frame_cache import CONFIG_FILE, FrameCache
-from training.manifest import MANIFEST_FILE
+from training.manifest import MANIFEST_FILE, ManifestRow
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def build_feature_store(
         rows = cache.rows()
         if not rows:
             raise ArtifactError(f"{prepared_dir} has no prepared clips to compute features of.")
-        manifest = _read_manifest(root) or _new_store(root, cache, source, len(rows))
+        manifest = _read_manifest(root) or _new_store(root, cache, source, rows)
         frames_out = open_memmap(root / FRAMES_FILE, mode="r+")
         flipped_out = open_memmap(root / FLIPPED_FILE, mode="r+")
         started = time.perf_counter()
@@ -162,14 +162,13 @@ def _features(source: FeatureSource, frames: np.ndarray, batch_frames: int) -> n
     return np.concatenate(out).astype(np.float16)
 
 
-def _new_store(root: Path, cache: FrameCache, source: FeatureSource, count: int) -> dict:
+def _new_store(root: Path, cache: FrameCache, source: FeatureSource, rows: list[ManifestRow]) -> dict:
     """Empty arrays and a manifest with nothing done: a fresh build (or one whose manifest was lost)."""
     config = cache.config
     per_row = int(config["num_clips"]) * int(config["num_frames"])
     root.mkdir(parents=True, exist_ok=True)
     for name in (FRAMES_FILE, FLIPPED_FILE):
-        open_memmap(root / name, mode="w+", dtype=np.float16, shape=(count, per_row, source.dim)).flush()
-    rows = cache.rows()
+        open_memmap(root / name, mode="w+", dtype=np.float16, shape=(len(rows), per_row, source.dim)).flush()
     manifest = {
         "format": FORMAT,
         "feature_key": source.key,
