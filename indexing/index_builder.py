@@ -125,7 +125,8 @@ def add_videos(
     All or nothing: videos are decoded and embedded first, outside the index's lock (the slow
     part), then appended to the latest committed index and saved once, under the lock.
     """
-    index, encoder = open_frame_index(index_dir, encoder_name)
+    # Only its encoder and sampling are needed here: mapped, not read (the update below loads it).
+    index, encoder = open_frame_index(index_dir, encoder_name, read_only=True)
     sampling = index.sampling
     embedded = []
     for path in tqdm([Path(p) for p in paths], desc="add", unit="video"):
