@@ -1,4 +1,4 @@
-"""Scaling-out figures: data-parallel training throughput, and KB search latency embedded vs server.
+"""Scaling-out figures: data-parallel training and sharded indexing throughput, KB search latency.
 
 Training runs the product's own command, ``python -m training train``, in one process and under
 ``torchrun --nproc_per_node N`` with the same global batch (``--batch-size`` split across ranks),
@@ -7,16 +7,23 @@ the run's history.csv. On a CPU machine one process gets every core as threads a
 processes gets cores/N (``--threads`` fixes it, e.g. 1 to keep OpenMP from spinning on a loaded
 machine); on a GPU machine pass ``--device cuda`` and the numbers are per GPU.
 
+The indexing part runs ``python -m indexing frames`` alone and under ``torchrun`` on a hard-linked
+copy of the prepared data without its feature stores (so every rank really embeds its share) and
+reports frames embedded per second from the index manifest's build time (process start excluded).
+
 The KB part syncs ``kb/`` into an embedded Chroma folder and into a ``chroma run`` server on a
 loopback port, then times ``KnowledgeBase.search`` (query embedding included) over 100 questions.
 
     python benchmarks/ddp.py                                  # synthetic motion clips, cnn3d, 1 and 2 CPU procs
     python benchmarks/ddp.py --data var/prepared --model r3d18 --device cuda --nproc 1 --batch-size 64 --skip-kb
+    python benchmarks/ddp.py --data var/bench_setup/new/prepared --skip-training --skip-kb   # indexing only
 """
 
 import argparse
 import csv
+import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -57,11 +64,7 @@ def threads_per_process(nproc: int, args: argparse.Namespace) -> int:
 def train_clips_per_s(data: Path, out: Path, nproc: int, args: argparse.Namespace) -> float:
     """Median training clips/s over the epochs after the first, for one run with ``nproc`` ranks."""
     threads = threads_per_process(nproc, args)
-    launcher = [sys.executable]
-    if nproc > 1:
-        launcher += ["-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--master_addr=127.0.0.1"]
-        launcher += [f"--master_port={free_port()}"]
-    command = [*launcher, "-m", "training", "train", "--model", args.model, "--data", str(data)]
+    command = [*launcher(nproc), "-m", "training", "train", "--model", args.model, "--data", str(data)]
     command += ["--out", str(out), "--run-name", f"nproc{nproc}-t{threads}", "--epochs", str(args.epochs)]
     command += ["--patience", "0", "--batch-size", str(args.batch_size // nproc), "--device", args.device]
     command += ["--no-progress", "--workers", str(args.workers)]
@@ -85,6 +88,46 @@ def training_figures(args: argparse.Namespace, work: Path) -> None:
         base = base or rate
         threads = threads_per_process(nproc, args)
         print(f"| {nproc} | {threads} | {rate:.1f} | {rate / base:.2f}x |", flush=True)
+
+
+def launcher(nproc: int) -> list[str]:
+    """``python`` for one process, ``python -m torch.distributed.run ...`` for several on this machine."""
+    command = [sys.executable]
+    if nproc > 1:
+        command += ["-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--master_addr=127.0.0.1"]
+        command += [f"--master_port={free_port()}"]
+    return command
+
+
+def index_frames_per_s(data: Path, out: Path, nproc: int, args: argparse.Namespace) -> tuple[int, float]:
+    """(frames, frames embedded per second) of one ``indexing frames`` build with ``nproc`` ranks."""
+    threads = threads_per_process(nproc, args)
+    index_dir = out / f"index-nproc{nproc}-t{threads}"
+    command = [*launcher(nproc), "-m", "indexing", "frames", "--data", str(data), "--index-dir", str(index_dir)]
+    command += [
+        "--encoder",
+        args.index_encoder or f"effnet_lite0@{json.loads((data / 'prepare.json').read_text())['size']}",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    return manifest["count"], manifest["count"] / manifest["build_time_s"]
+
+
+def index_figures(args: argparse.Namespace, work: Path) -> None:
+    source = Path(args.data) if args.data else prepare_motion_data(work / "motion-index")
+    data = work / "prepared-without-features"
+    shutil.copytree(source, data, copy_function=os.link, ignore=shutil.ignore_patterns("features"))
+    print(f"\n## Sharded indexing: `indexing frames` on {source} ({load_note()})\n")
+    print("| processes | threads each | frames | frames/s | speed-up |")
+    print("|---:|---:|---:|---:|---:|")
+    base = None
+    for nproc in args.nproc:
+        frames, rate = index_frames_per_s(data, work, nproc, args)
+        base = base or rate
+        print(
+            f"| {nproc} | {threads_per_process(nproc, args)} | {frames} | {rate:.1f} | {rate / base:.2f}x |", flush=True
+        )
 
 
 def kb_latency(kb: KnowledgeBase, queries: int) -> tuple[float, float]:
@@ -130,10 +173,14 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--skip-kb", action="store_true")
+    parser.add_argument("--skip-index", action="store_true")
+    parser.add_argument("--index-encoder", help="default: effnet_lite0 at the cache's frame size")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ddp_bench_") as tmp:
         if not args.skip_training:
             training_figures(args, Path(tmp))
+        if not args.skip_index:
+            index_figures(args, Path(tmp))
         if not args.skip_kb:
             kb_figures(args, Path(tmp))
 

@@ -1,4 +1,4 @@
-"""``python -m indexing frames|add|remove``: build the frame index, add clips, remove clips."""
+"""``python -m indexing frames|add|remove``: build the frame index (torchrun shares it out), add or remove clips."""
 
 import argparse
 from pathlib import Path
@@ -8,6 +8,7 @@ from indexing.cli_common import add_index_dir_option, index_dir_from
 from indexing.encoders import get_encoder
 from indexing.index_builder import add_videos, build_frame_index, remove_clips
 from indexing.index_types import INDEX_KINDS
+from training.distributed import process_group
 from training.video import VideoLimits
 
 
@@ -43,22 +44,27 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_frames(args: argparse.Namespace) -> int:
+    """One process, or one rank of a ``torchrun`` launch: each rank embeds a share, rank 0 writes the index."""
     settings = settings_from(args)
-    index = build_frame_index(
-        args.data or settings.prepared_dir,
-        index_dir_from(args),
-        get_encoder(args.encoder),
-        frames_per_clip=args.frames_per_clip,
-        splits=[s.strip() for s in args.splits.split(",") if s.strip()],
-        index_type=args.index_type,
-        nprobe=args.nprobe,
-        ef_search=args.ef_search,
-    )
+    with process_group(settings.dist_timeout_s) as group:
+        index = build_frame_index(
+            args.data or settings.prepared_dir,
+            index_dir_from(args),
+            get_encoder(args.encoder),
+            frames_per_clip=args.frames_per_clip,
+            splits=[s.strip() for s in args.splits.split(",") if s.strip()],
+            index_type=args.index_type,
+            nprobe=args.nprobe,
+            ef_search=args.ef_search,
+            group=group,
+        )
+    if index is None:
+        return 0  # another rank than 0: rank 0 reports
     manifest = index.manifest
     print(
         f"indexed {manifest['count']} frames of {manifest['clips']} clips ({len(manifest['classes'])} classes) "
         f"with {manifest['encoder']['name']} ({manifest['dim']}-d, {manifest['index_type']['factory']}) "
-        f"in {manifest['build_time_s']} s -> {index.root}"
+        f"in {manifest['build_time_s']} s on {len(manifest['clips_per_rank'])} rank(s) -> {index.root}"
     )
     return 0
 

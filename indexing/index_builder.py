@@ -3,7 +3,8 @@
 Only the training split is indexed by default, so that evaluating retrieval on the test split
 never finds a test clip's own frames. When the cache has a complete feature store for this
 encoder's backbone (``python -m assistant setup`` builds one while training), the vectors come
-from it and the backbone does not run again.
+from it and the backbone does not run again. ``torchrun ... -m indexing frames`` shares the
+clips out between ranks (``build_frame_index``).
 """
 
 import logging
@@ -21,9 +22,11 @@ from indexing.encoders.base import l2_normalise
 from indexing.frame_index import FrameIndex, FrameRecord, FrameSampling, open_frame_index
 from indexing.frame_sampling import frame_selection
 from indexing.index_types import choose_index_type
+from training.distributed import ProcessGroup
 from training.feature_store import FeatureStore
 from training.frame_cache import FrameCache, safe_clip_id
 from training.manifest import ManifestRow
+from training.shard_files import gather_on_main
 from training.video import VideoLimits, decode_video, sample_indices, segment_ranges
 
 log = logging.getLogger(__name__)
@@ -70,8 +73,16 @@ def build_frame_index(
     index_type: str = "flat",
     nprobe: int | None = None,
     ef_search: int | None = None,
-) -> FrameIndex:
-    """Embed ``frames_per_clip`` frames of every clip in ``splits`` and save a new index."""
+    group: ProcessGroup | None = None,
+) -> FrameIndex | None:
+    """Embed ``frames_per_clip`` frames of every clip in ``splits`` and save a new index.
+
+    Under ``torchrun`` every rank calls this with its ``group``: each embeds a contiguous share
+    of the clips, rank 0 gathers the shares in clip order (``gather_on_main``), builds the index
+    and saves it (atomically, as every save) and returns it; the other ranks return None. The
+    result is the one-process index: the same records in the same order, the same vectors.
+    """
+    group = group or ProcessGroup()
     started = time.perf_counter()
     cache = FrameCache(prepared_dir)
     rows = [row for split in splits for row in cache.rows(split)]
@@ -80,14 +91,16 @@ def build_frame_index(
     store = FeatureStore.open(prepared_dir, encoder.feature_key) if encoder.feature_key else None
     if store is not None:
         log.info("frame vectors from the feature store %s", store.root)
-    vectors, records = [], []
-    for row in tqdm(rows, desc=f"embed ({encoder.name})", unit="clip"):
-        chosen, times = cached_frame_choice(cache, row, frames_per_clip)
-        if store is not None:
-            vectors.append(l2_normalise(np.asarray(store.frames(row.clip_id)[chosen], dtype=np.float32)))
-        else:
-            vectors.append(encoder.encode(cached_clip_frames(cache, row, frames_per_clip)[0]))
-        records.append([FrameRecord(row.clip_id, row.label, row.split, row.path, _time_or_none(t)) for t in times])
+    share = [rows[n] for n in group.share(len(rows))]
+    embedded = [
+        _clip_vectors(cache, store, encoder, row, frames_per_clip)
+        for row in tqdm(share, desc=f"embed ({encoder.name})", unit="clip", disable=not group.is_main)
+    ]
+    clips_per_rank = [int(n) for n in group.per_rank(len(share))]
+    vectors = gather_on_main(embedded, group, Path(index_dir))
+    if vectors is None:
+        return None  # not rank 0: its share is with rank 0
+    records = [_clip_records(cache, row, frames_per_clip) for row in rows]
     # IVF trains on every vector before any is added; thumbnails are re-read from the cache
     # clip by clip afterwards instead of being held in memory.
     all_vectors = np.concatenate(vectors)
@@ -97,9 +110,25 @@ def build_frame_index(
     for row, clip_vectors, clip_records in zip(rows, vectors, records, strict=True):
         index.add(clip_vectors, clip_records, cached_clip_frames(cache, row, frames_per_clip)[0])
     index.manifest["build_time_s"] = round(time.perf_counter() - started, 2)
+    index.manifest["clips_per_rank"] = clips_per_rank
     index.save()
     log.info("indexed %d frames of %d clips in %s", len(index), len(rows), index_dir)
     return index
+
+
+def _clip_vectors(
+    cache: FrameCache, store: FeatureStore | None, encoder: FrameEncoder, row: ManifestRow, per_clip: int
+) -> np.ndarray:
+    """The clip's frame vectors: read from the feature store when it has them, else embedded now."""
+    if store is None:
+        return encoder.encode(cached_clip_frames(cache, row, per_clip)[0])
+    chosen, _ = cached_frame_choice(cache, row, per_clip)
+    return l2_normalise(np.asarray(store.frames(row.clip_id)[chosen], dtype=np.float32))
+
+
+def _clip_records(cache: FrameCache, row: ManifestRow, per_clip: int) -> list[FrameRecord]:
+    _, times = cached_frame_choice(cache, row, per_clip)
+    return [FrameRecord(row.clip_id, row.label, row.split, row.path, _time_or_none(t)) for t in times]
 
 
 def _unique_clip_id(index: FrameIndex, path: Path) -> str:

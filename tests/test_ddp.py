@@ -7,7 +7,6 @@ the collective timeout, never hang.
 
 import csv
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,38 +18,18 @@ import pytest
 import torch
 
 from tests.loopback import free_port
+from tests.torchrun import COLLECTIVE_TIMEOUT_S, ROOT, RUN_TIMEOUT_S, rank_env, torchrun
 from training.checkpoint import load_classifier
 from training.distributed import ProcessGroup, ShardSampler
 from training.evaluation import evaluate
 from training.frame_cache import FrameCache
 
-ROOT = Path(__file__).resolve().parent.parent
 TIMING_COLUMNS = {"epoch_time_s", "train_clips_per_s"}
-RUN_TIMEOUT_S = 400
-COLLECTIVE_TIMEOUT_S = 15
 
 
-def _env(**extra: str) -> dict[str, str]:
-    inherited = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    return {**inherited, "OMP_NUM_THREADS": "1", "ACTIVITY_DIST_TIMEOUT_S": str(COLLECTIVE_TIMEOUT_S), **extra}
-
-
-def torchrun(args: list[str], nproc: int = 2) -> subprocess.CompletedProcess:
-    """``torchrun --nproc_per_node N -m training train ARGS`` on 127.0.0.1."""
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        f"--nproc_per_node={nproc}",
-        "--master_addr=127.0.0.1",
-        f"--master_port={free_port()}",
-        "-m",
-        "training",
-        "train",
-        *args,
-        "--no-progress",
-    ]
-    return subprocess.run(command, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+def train_ranks(args: list[str], nproc: int = 2) -> subprocess.CompletedProcess:
+    """``torchrun --nproc_per_node N -m training train ARGS --no-progress``."""
+    return torchrun("training", ["train", *args, "--no-progress"], nproc)
 
 
 def _history(run_dir: Path) -> list[dict]:
@@ -90,7 +69,7 @@ def test_shards_split_an_epoch_between_ranks_and_keep_classes_balanced():
 def test_two_ranks_learn_as_well_as_one_and_save_a_plain_checkpoint(motion_prepared, cnn3d_motion_run, tmp_path):
     # The single-process reference is tests.assistant_fixtures.train_cnn3d: batch 8, 20 epochs.
     # Two ranks of batch 4 make the same global batch of 8.
-    result = torchrun(
+    result = train_ranks(
         ["--model", "cnn3d", "--data", str(motion_prepared), "--out", str(tmp_path), "--run-name", "ddp"]
         + ["--epochs", "20", "--batch-size", "4", "--lr", "5e-4", "--crop-size", "28", "--patience", "0"]
     )
@@ -118,11 +97,11 @@ def test_two_ranks_learn_as_well_as_one_and_save_a_plain_checkpoint(motion_prepa
 def test_resumed_two_rank_run_matches_an_uninterrupted_one(prepared_synthetic, tmp_path):
     common = ["--model", "cnn3d", "--data", str(prepared_synthetic), "--out", str(tmp_path), "--crop-size", "16"]
     common += ["--patience", "0", "--seed", "3", "--scheduler", "plateau", "--batch-size", "4", "--balanced"]
-    stopped = torchrun([*common, "--run-name", "stopped", "--epochs", "2"])
+    stopped = train_ranks([*common, "--run-name", "stopped", "--epochs", "2"])
     assert stopped.returncode == 0, stopped.stderr[-3000:]
-    resumed = torchrun(["--out", str(tmp_path / "stopped"), "--resume", "--epochs", "3"])
+    resumed = train_ranks(["--out", str(tmp_path / "stopped"), "--resume", "--epochs", "3"])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    straight = torchrun([*common, "--run-name", "straight", "--epochs", "3"])
+    straight = train_ranks([*common, "--run-name", "straight", "--epochs", "3"])
     assert straight.returncode == 0, straight.stderr[-3000:]
 
     assert [row["epoch"] for row in _history(tmp_path / "stopped")] == ["1", "2", "3"]
@@ -135,7 +114,7 @@ def test_resumed_two_rank_run_matches_an_uninterrupted_one(prepared_synthetic, t
 def test_a_rank_refused_on_rank_0_stops_every_rank_with_the_same_message(prepared_synthetic, tmp_path):
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "args.json").write_text("{}")
-    result = torchrun(["--model", "cnn3d", "--data", str(prepared_synthetic), "--out", str(tmp_path / "taken")])
+    result = train_ranks(["--model", "cnn3d", "--data", str(prepared_synthetic), "--out", str(tmp_path / "taken")])
     assert result.returncode != 0
     assert result.stderr.count("already holds a run") == 2  # both ranks print it and exit; none hangs
 
@@ -150,7 +129,7 @@ def test_a_lost_rank_ends_the_run_with_a_clear_error_within_the_timeout(prepared
         subprocess.Popen(
             command,
             cwd=ROOT,
-            env=_env(RANK=str(r), LOCAL_RANK=str(r), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=port),
+            env=rank_env(RANK=str(r), LOCAL_RANK=str(r), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=port),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -83,20 +83,20 @@ def test_a_crashed_build_is_refused_then_resumed_from_its_last_committed_chunk(p
     model, preprocessing = frozen_effnet()
     source = model_feature_source(model, preprocessing)
     monkeypatch.setattr(feature_store, "CHUNK_ROWS", 10)
-    real_write = feature_store.atomic_write_json
-    commits = []
+    real_mark = feature_store._mark_chunk_done
+    marked = []
 
-    def crash_on_third_commit(path, obj):
-        commits.append(obj["done"])
-        if len(commits) == 3:
+    def crash_before_the_second_mark(root, start):
+        marked.append(start)
+        if len(marked) == 2:
             raise KeyboardInterrupt("killed")
-        return real_write(path, obj)
+        real_mark(root, start)
 
-    monkeypatch.setattr(feature_store, "atomic_write_json", crash_on_third_commit)
+    monkeypatch.setattr(feature_store, "_mark_chunk_done", crash_before_the_second_mark)
     with pytest.raises(KeyboardInterrupt):
         build_feature_store(prepared, source, progress=False)
     assert FeatureStore.open(prepared, source.key) is None  # a half-built store is never read
-    monkeypatch.setattr(feature_store, "atomic_write_json", real_write)
+    monkeypatch.setattr(feature_store, "_mark_chunk_done", real_mark)
 
     computed = []
 
@@ -106,10 +106,12 @@ def test_a_crashed_build_is_refused_then_resumed_from_its_last_committed_chunk(p
 
     store = build_feature_store(prepared, feature_store.FeatureSource(source.key, source.dim, counting), progress=False)
     total = len(FrameCache(prepared).rows())
-    assert commits[:2] == [0, 10]  # the empty store, then one chunk of 10 clips
+    assert marked == [0, 10]  # the first chunk of 10 clips was committed, the second was not
     resumed_rows = total - 10
     train_rows = sum(row.split == "train" for row in FrameCache(prepared).rows()[10:])
     assert sum(computed) == (resumed_rows + train_rows) * 16  # only what was not committed, flips for train
+    assert store.manifest["rows_per_rank"] == [resumed_rows]
+    assert not (store.root / feature_store.CHUNKS_DIR).exists()  # markers go once the store is complete
     cache = FrameCache(prepared)
     first = cache.rows()[0]
     fresh = source.raw_features(np.asarray(cache.load_frames(first.clip_id)).reshape(-1, SIZE, SIZE, 3))

@@ -71,6 +71,17 @@ class ProcessGroup:
         dist.all_reduce(tensor)
         return tensor.tolist()
 
+    def per_rank(self, value: float) -> list[float]:
+        """Every rank's ``value``, in rank order. An all-reduce, so also a barrier: it returns on a
+        rank only once every rank has reached it (over gloo, whatever backend GPUs use)."""
+        values = [0.0] * self.world_size
+        values[self.rank] = value
+        return self.sum(values)
+
+    def share(self, count: int) -> range:
+        """This rank's contiguous block of ``count`` items; the blocks, in rank order, cover each item once."""
+        return range(self.rank * count // self.world_size, (self.rank + 1) * count // self.world_size)
+
     def sync_buffers(self, module: nn.Module) -> None:
         """Rank 0's buffers (BatchNorm statistics) everywhere, so every rank evaluates the saved model."""
         if self.distributed:

@@ -268,7 +268,8 @@ class Trainer:
         source = model_feature_source(self.model, self.preprocessing) if self.config.cached_features else None
         if source is None:
             return None
-        store = build_feature_store(self.config.data, source, progress=self.config.progress and self.group.is_main)
+        progress = self.config.progress and self.group.is_main
+        store = build_feature_store(self.config.data, source, group=self.group, progress=progress)
         log.info("training the head from cached features in %s", store.root)
         return store
 

@@ -1,0 +1,79 @@
+"""Sharded feature extraction and indexing under ``torchrun`` (issue 12 item 2): 2 CPU ranks share
+the clips and give the one-process result (same ids in the same order, same vectors).
+
+Ranks are real processes launched as users launch them: ``torchrun -m indexing frames`` and
+``torchrun -m training train`` (whose frozen frame model builds the feature store).
+"""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from indexing.encoders import get_encoder
+from indexing.frame_index import FrameIndex
+from indexing.index_builder import build_frame_index
+from tests.test_feature_store import frozen_effnet
+from tests.torchrun import torchrun
+from training.feature_store import FeatureStore, build_feature_store
+from training.frame_cache import FrameCache
+from training.frame_features import model_feature_source
+
+ENCODER = "effnet_lite0@32"  # the frozen effnet_frames backbone at the cache size: shares the store's key
+
+
+def _vectors(index: FrameIndex) -> np.ndarray:
+    """Vectors in id order (a flat index's ids are 0..n-1 in the order they were added)."""
+    return index.index.index.reconstruct_n(0, len(index))
+
+
+def _records(index: FrameIndex) -> list[tuple]:
+    return [(vid, r.clip_id, r.label, r.split, r.frame_time_s) for vid, r in sorted(index.records.items())]
+
+
+def _index_ranks(prepared, index_dir) -> FrameIndex:
+    args = ["frames", "--data", str(prepared), "--encoder", ENCODER, "--index-dir", str(index_dir)]
+    result = torchrun("indexing", args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "on 2 rank(s)" in result.stdout
+    return FrameIndex.load(index_dir)
+
+
+@pytest.fixture
+def prepared(prepared_synthetic, tmp_path):
+    return shutil.copytree(prepared_synthetic, tmp_path / "prepared")
+
+
+def test_two_ranks_index_and_extract_features_like_one_process(prepared, tmp_path):
+    encoder = get_encoder(ENCODER)
+    alone = build_frame_index(prepared, tmp_path / "alone", encoder)
+    clips = len(FrameCache(prepared).rows("train"))
+
+    # No feature store yet: each rank embeds its share with the encoder.
+    sharded = _index_ranks(prepared, tmp_path / "sharded")
+    assert sharded.manifest["clips_per_rank"] == [clips // 2, clips - clips // 2]
+    assert _records(sharded) == _records(alone) and len(sharded) == len(alone) > 0
+    np.testing.assert_allclose(_vectors(sharded), _vectors(alone), atol=1e-5)
+    assert [p.name for p in tmp_path.iterdir() if "shards" in p.name] == []  # staging folders removed
+
+    # Training a frozen frame model on 2 ranks builds the feature store, each rank a share of it.
+    train = ["train", "--model", "effnet_frames", "--freeze-backbone", "--data", str(prepared), "--epochs", "1"]
+    result = torchrun("training", [*train, "--out", str(tmp_path / "runs"), "--run-name", "r", "--no-progress"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    source = model_feature_source(*frozen_effnet())  # what the two ranks trained: a store with its key
+    store = FeatureStore.open(prepared, source.key)
+    assert store is not None, "the two ranks left no complete feature store"
+    total = len(FrameCache(prepared).rows())
+    per_rank = store.manifest["rows_per_rank"]
+    assert sum(per_rank) == total and min(per_rank) > 0  # both ranks computed rows, none twice
+    without_store = shutil.copytree(prepared, tmp_path / "one-process", ignore=shutil.ignore_patterns("features"))
+    reference = build_feature_store(without_store, source, progress=False)
+    for clip_id in reference.manifest["clip_ids"]:
+        np.testing.assert_array_equal(store.frames(clip_id), reference.frames(clip_id))
+    train_clip = FrameCache(prepared).rows("train")[0].clip_id
+    np.testing.assert_array_equal(store.flipped(train_clip), reference.flipped(train_clip))
+
+    # With the store present the ranks read their shares from it: the same index, to float16 precision.
+    from_store = _index_ranks(prepared, tmp_path / "from-store")
+    assert _records(from_store) == _records(alone)
+    np.testing.assert_allclose(_vectors(from_store), _vectors(alone), atol=2e-3)
