@@ -2,7 +2,6 @@
 
 import argparse
 import json
-import logging
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -128,8 +127,6 @@ def run_train(args: argparse.Namespace) -> int:
     """One process, or one rank of a ``torchrun`` launch (the same command line on every rank)."""
     settings = settings_from(args)
     with process_group(settings.dist_timeout_s) as group:
-        if not group.is_main:
-            logging.getLogger().setLevel(logging.WARNING)  # one log per run: rank 0's
         out = args.out or settings.runs_dir
         # Rank 0 names a new run (the name holds the time) and every rank uses that folder.
         run_dir = group.from_main(lambda: resolve_run_dir(out, args.model or "run", args.run_name, args.resume))

@@ -183,6 +183,8 @@ def process_group(timeout_s: float) -> Iterator[ProcessGroup]:
             backend=None, rank=group.rank, world_size=world_size, timeout=timedelta(seconds=timeout_s)
         )
         log.info("rank %d of %d joined (backends %s)", group.rank, world_size, dist.get_backend_config())
+        if not group.is_main:
+            logging.getLogger().setLevel(logging.WARNING)  # one log per run: rank 0's
         yield group
     except RuntimeError as error:  # torch's distributed errors (DistError, gloo/NCCL failures) are RuntimeErrors
         raise DistributedError(
