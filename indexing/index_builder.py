@@ -25,9 +25,10 @@ from indexing.index_types import choose_index_type
 from training.distributed import ProcessGroup
 from training.feature_store import FeatureStore
 from training.frame_cache import FrameCache, safe_clip_id
+from training.frame_plan import sample_indices, segment_ranges
 from training.manifest import ManifestRow
 from training.shard_files import gather_on_main
-from training.video import VideoLimits, decode_video, sample_indices, segment_ranges
+from training.video import VideoLimits, decode_video
 
 log = logging.getLogger(__name__)
 ADDED_SPLIT = "added"

@@ -11,13 +11,12 @@ import pytest
 
 from core.errors import VideoError, VideoTooLargeError
 from tests.synthetic import motion_frames, write_ffmpeg, write_opencv
+from training.frame_plan import sample_indices, window_ranges
 from training.video import (
     VideoLimits,
     decode_video,
     decode_windows,
     load_still,
-    sample_indices,
-    window_ranges,
 )
 
 
@@ -86,6 +85,39 @@ def test_variable_frame_rate(tmp_path):
     video = decode_video(vfr, num_frames=8, size=32)
     assert video.clips[0].frames.shape == (8, 32, 32, 3)
     assert 20 <= video.info.frame_count <= 30
+
+
+def _phone_like_vfr(path):
+    """80 frames, frame i grey level 3*i: 60 at 30 fps (0-2 s), then 20 at 5 fps (2-6 s), as a phone
+    drops its rate in low light. Returns (path, each frame's true presentation time)."""
+    shown = np.array([i / 30 if i < 60 else 2 + (i - 60) / 5 for i in range(80)])
+    grey = np.stack([np.full((48, 64, 3), 3 * i, np.uint8) for i in range(80)])
+    setpts = "setpts='if(lt(N,60),N/30,2+(N-60)/5)/TB'"
+    args = ("-vf", setpts, "-fps_mode", "vfr", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-qp", "0")
+    return write_ffmpeg(path, grey, fps=30, codec_args=args), shown
+
+
+def test_variable_frame_rate_video_keeps_its_true_times_and_windows(tmp_path):
+    path, shown = _phone_like_vfr(tmp_path / "phone.mp4")
+    video = decode_windows(path, window_s=2.0, stride_s=1.0, num_frames=4, size=16)
+    # index / fps (the container's average, 80 frames in 6 s) would put frame 60 at 4.5 s; it is shown at 2 s.
+    assert video.info.frame_count == 80
+    assert video.info.duration_s == pytest.approx(6.0, abs=0.01)  # the last frame (5.8 s) lasts 0.2 s like the one before
+    assert [c.start_s for c in video.clips] == pytest.approx([0, 1, 2, 3, 4], abs=0.01)
+    assert [c.end_s - c.start_s for c in video.clips] == pytest.approx([2.0] * 5, abs=0.21)
+    capture, levels = cv2.VideoCapture(str(path)), []
+    while (frame := capture.read()[1]) is not None:
+        levels.append(frame.mean())  # each frame's grey level after the codec's round trip
+    for clip in video.clips:
+        means = clip.frames.mean(axis=(1, 2, 3))
+        source = np.abs(means[:, None] - np.array(levels)[None]).argmin(axis=1)
+        assert source.tolist() == clip.frame_indices.tolist()  # the pixels are those frames'
+        np.testing.assert_allclose(clip.times_s, shown[clip.frame_indices], atol=1e-3)  # at their true times
+        assert clip.start_s - 1e-6 <= clip.times_s.min() and clip.times_s.max() < clip.end_s
+    # Frames are spread evenly in time, not in frame count: the window over 0.5-2.5 s is not all
+    # from its dense first half (3 of 4 frames would be, counting frames).
+    gaps = np.diff(video.clips[1].times_s)
+    assert gaps.max() - gaps.min() <= 0.21
 
 
 def test_samples_uniformly_over_the_whole_clip(tmp_path):

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
 
 from core.errors import DatasetError
 from training.frame_cache import FrameCache
-from training.video import sample_indices
+from training.frame_plan import sample_indices
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -15,8 +15,9 @@ from core.errors import ArtifactError, VideoError
 from training.checkpoint import LoadedClassifier, load_classifier
 from training.dataset import centre_crop, clip_to_tensor, normalise
 from training.frame_features import shared_feature_key
+from training.frame_plan import sample_indices
 from training.run_dir import checkpoint_path
-from training.video import VideoLimits, decode_video, resize_frame, sample_indices
+from training.video import VideoLimits, decode_video, resize_frame
 
 # Clips per forward pass of a 3D model.
 CLIP_BATCH = 8

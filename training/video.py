@@ -2,7 +2,9 @@
 
 Decoding reads the stream once, front to back: seeking with ``CAP_PROP_POS_FRAMES`` is 10-20x
 slower on compressed streams. The container's frame count is used only as a plan; when the
-stream turns out shorter or longer than announced, a second pass samples from the true count.
+stream turns out shorter or longer than announced, or its frames' timestamps show a variable
+frame rate that moves the time windows (``frame_clock``), a second pass samples from the truth.
+Reported times are the frames' presentation times.
 """
 
 import logging
@@ -15,6 +17,7 @@ import cv2
 import numpy as np
 
 from core.errors import VideoError, VideoTooLargeError
+from training.frame_plan import FrameClock, segment_ranges, window_ranges
 
 log = logging.getLogger(__name__)
 # Decoder chatter about unreadable input goes to stderr otherwise; our errors say it better.
@@ -60,37 +63,6 @@ class Clip:
 class DecodedVideo:
     clips: list[Clip]
     info: VideoInfo
-
-
-def sample_indices(start: int, stop: int, num_frames: int) -> np.ndarray:
-    """Centres of ``num_frames`` equal bins over [start, stop); repeats the last frame when short."""
-    length = stop - start
-    if length <= 0:
-        raise ValueError("empty frame range")
-    if length < num_frames:
-        return np.minimum(np.arange(num_frames), length - 1) + start
-    edges = np.linspace(start, stop, num_frames + 1)
-    return np.floor((edges[:-1] + edges[1:]) / 2).astype(np.int64)
-
-
-def segment_ranges(total: int, num_segments: int) -> list[tuple[int, int]]:
-    """Split [0, total) into ``num_segments`` contiguous ranges (overlapping when total is small)."""
-    if total >= num_segments:
-        edges = np.linspace(0, total, num_segments + 1).round().astype(int)
-        return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
-    return [(0, total)] * num_segments
-
-
-def window_ranges(total: int, fps: float, window_s: float, stride_s: float) -> list[tuple[int, int]]:
-    """Overlapping time windows in frame units; the last window is aligned to the end of the video."""
-    window = max(1, round(window_s * fps))
-    stride = max(1, round(stride_s * fps))
-    if total <= window:
-        return [(0, total)]
-    starts = list(range(0, total - window + 1, stride))
-    if starts[-1] + window < total:
-        starts.append(total - window)
-    return [(s, s + window) for s in starts]
 
 
 def resize_frame(frame: np.ndarray, size: Size, keep_aspect: bool) -> np.ndarray:
@@ -154,11 +126,14 @@ class _Stream:
     def _pixels(self) -> int:
         return int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH) * self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
 
-    def read_selected(self, wanted: set[int], max_frames: int | None) -> tuple[dict[int, np.ndarray], int]:
-        """Grab every frame, decode to pixels only the wanted ones; returns (frames, total read)."""
+    def read_selected(self, wanted: set[int], max_frames: int | None) -> tuple[dict[int, np.ndarray], int, list[float]]:
+        """Grab every frame, decode to pixels only the wanted ones; returns (frames, total read, every
+        frame's presentation time in seconds)."""
         kept: dict[int, np.ndarray] = {}
+        stamps: list[float] = []
         index = 0
         while self.capture.grab():
+            stamps.append(self.capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
             if index in wanted:
                 ok, frame = self.capture.retrieve()
                 if ok and frame is not None:
@@ -166,7 +141,7 @@ class _Stream:
             index += 1
             if max_frames is not None and index > max_frames:
                 break
-        return kept, index
+        return kept, index, stamps
 
     def close(self) -> None:
         self.capture.release()
@@ -192,7 +167,11 @@ def _decode(
     keep_aspect: bool,
     limits: VideoLimits | None,
 ) -> DecodedVideo:
-    """Run ``plan(total_frames, fps) -> ranges`` against the real stream, one clip per range."""
+    """Run ``plan(clock) -> frame ranges`` against the real stream, one clip per range.
+
+    The first pass plans from the container's frame count and rate; if the stream's true length
+    or timestamps move the plan's frames, a second pass reads them.
+    """
     path = check_file(path, limits)
     limits = limits or VideoLimits()
     stream = _Stream(path)
@@ -201,41 +180,49 @@ def _decode(
         if max_frames is not None and stream.announced > max_frames:
             raise _too_long(path, limits)
         announced = stream.announced
-        wanted = _wanted(plan(announced, stream.fps), num_frames) if announced else set()
-        kept, decoded = stream.read_selected(wanted, max_frames)
+        regular = FrameClock(announced, stream.fps)
+        first_pass = _wanted(regular, plan(regular), num_frames) if announced else set()
+        kept, decoded, stamps = stream.read_selected(first_pass, max_frames)
     finally:
         stream.close()
     if max_frames is not None and decoded > max_frames:
         raise _too_long(path, limits)
     if decoded < limits.min_frames:
         raise VideoError(f"{path}: only {decoded} decodable frame(s); a video clip needs at least {limits.min_frames}.")
-    if decoded == announced:
-        return _assemble(path, stream, plan(decoded, stream.fps), kept, num_frames, size, keep_aspect, decoded)
     if decoded < announced * _TRUNCATION_RATIO:
         raise VideoError(f"{path}: the file looks truncated: decoded {decoded} of {announced} announced frames.")
-    log.debug("%s: container announced %d frames, stream has %d; re-reading", path, announced, decoded)
-    ranges = plan(decoded, stream.fps)
-    stream = _Stream(path)
-    try:
-        kept, _ = stream.read_selected(_wanted(ranges, num_frames), decoded)
-    finally:
-        stream.close()
-    return _assemble(path, stream, ranges, kept, num_frames, size, keep_aspect, decoded)
+    clock = FrameClock.from_stamps(decoded, stream.fps, stamps)
+    ranges = plan(clock)
+    wanted = _wanted(clock, ranges, num_frames)
+    if not wanted <= first_pass:
+        log.debug(
+            "%s: announced %d frames, stream has %d (variable rate: %s); re-reading",
+            path,
+            announced,
+            decoded,
+            clock.variable,
+        )
+        stream = _Stream(path)
+        try:
+            kept, _, _ = stream.read_selected(wanted, decoded)
+        finally:
+            stream.close()
+    return _assemble(path, stream, clock, ranges, kept, num_frames, size, keep_aspect)
 
 
-def _wanted(ranges: list[tuple[int, int]], num_frames: int) -> set[int]:
-    return {int(i) for start, stop in ranges for i in sample_indices(start, stop, num_frames)}
+def _wanted(clock: FrameClock, ranges: list[tuple[int, int]], num_frames: int) -> set[int]:
+    return {int(i) for start, stop in ranges for i in clock.sample(start, stop, num_frames)}
 
 
 def _assemble(
     path: Path,
     stream: _Stream,
+    clock: FrameClock,
     ranges: list[tuple[int, int]],
     kept: dict[int, np.ndarray],
     num_frames: int,
     size: Size,
     keep_aspect: bool,
-    total: int,
 ) -> DecodedVideo:
     if not kept:
         raise VideoError(f"{path}: no frame could be decoded.")
@@ -243,7 +230,7 @@ def _assemble(
     resized: dict[int, np.ndarray] = {}
     clips = []
     for start, stop in ranges:
-        indices = sample_indices(start, stop, num_frames)
+        indices = clock.sample(start, stop, num_frames)
         # A frame that failed to retrieve is replaced by the nearest earlier decoded one.
         sources = [int(available[max(0, np.searchsorted(available, i, side="right") - 1)]) for i in indices]
         for source in sources:
@@ -254,17 +241,17 @@ def _assemble(
             Clip(
                 frames=frames,
                 frame_indices=np.asarray(indices, dtype=np.int64),
-                times_s=np.asarray(indices, dtype=np.float64) / stream.fps,
-                start_s=start / stream.fps,
-                end_s=stop / stream.fps,
+                times_s=clock.times_s(indices),
+                start_s=clock.time_s(start),
+                end_s=clock.time_s(stop),
             )
         )
     first = kept[int(available[0])]
     info = VideoInfo(
         path=str(path),
         fps=stream.fps,
-        frame_count=total,
-        duration_s=total / stream.fps,
+        frame_count=clock.total,
+        duration_s=clock.duration_s,
         width=stream.width or first.shape[1],
         height=stream.height or first.shape[0],
     )
@@ -283,7 +270,7 @@ def decode_video(
     """Sample ``num_frames`` uniformly over the whole video, or over ``num_clips`` equal segments."""
     if num_frames < 1 or num_clips < 1:
         raise ValueError("num_frames and num_clips must be positive")
-    return _decode(path, lambda total, fps: segment_ranges(total, num_clips), num_frames, size, keep_aspect, limits)
+    return _decode(path, lambda clock: segment_ranges(clock.total, num_clips), num_frames, size, keep_aspect, limits)
 
 
 def decode_windows(
@@ -296,17 +283,17 @@ def decode_windows(
     keep_aspect: bool = False,
     limits: VideoLimits | None = None,
 ) -> DecodedVideo:
-    """One clip per overlapping time window; the basis of long-video timelines."""
+    """One clip per overlapping time window (cut by the frames' timestamps on variable-rate video);
+    the basis of long-video timelines."""
     if window_s <= 0 or stride_s <= 0:
         raise ValueError("window_s and stride_s must be positive")
-    return _decode(
-        path,
-        lambda total, fps: window_ranges(total, fps, window_s, stride_s),
-        num_frames,
-        size,
-        keep_aspect,
-        limits,
-    )
+
+    def plan(clock: FrameClock) -> list[tuple[int, int]]:
+        if clock.variable:
+            return clock.windows_by_time(window_s, stride_s)
+        return window_ranges(clock.total, clock.fps, window_s, stride_s)
+
+    return _decode(path, plan, num_frames, size, keep_aspect, limits)
 
 
 def load_still(path: str | os.PathLike, size: Size = 128, *, keep_aspect: bool = False) -> DecodedVideo:

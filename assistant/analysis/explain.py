@@ -18,9 +18,10 @@ from assistant.analysis.gather import decode_for_analysis
 from assistant.library.resources import Resources, missing_part
 from core.errors import ArtifactError, VideoError
 from core.settings import Settings
+from training.frame_plan import sample_indices
 from training.models import get_spec
 from training.saliency import ExplainedClips, explain_clips, frame_scores, importance_curve
-from training.video import is_still, sample_indices
+from training.video import is_still
 
 KEY_FRAMES = 4
 # Heat at least half its peak counts as "looked at" when measuring how much of the picture was used.

@@ -57,7 +57,7 @@ def file_fingerprints(settings: Settings) -> dict[str, tuple | None]:
 
 
 def build_commands(settings: Settings) -> dict[str, str]:
-    """The command that builds each part, with this installation's paths filled in."""
+    """The command that builds (or, for zero-shot, enables) each part, with this installation's paths filled in."""
     data = settings.data_dir
     prepared = settings.prepared_dir
     return {
@@ -66,7 +66,7 @@ def build_commands(settings: Settings) -> dict[str, str]:
         "frame index": f"python -m indexing frames --data-dir {data}",
         "knowledge base": f"python -m indexing kb --kb-dir {settings.kb_dir} --data-dir {data}",
         "calibration": f"python -m assistant calibrate --data {prepared} --data-dir {data}",
-        "zero-shot": "ACTIVITY_CLIP_WEIGHTS=<OpenCLIP weights file> (or copy it into the Hugging Face cache)",
+        "zero-shot": "export ACTIVITY_CLIP_WEIGHTS=<OpenCLIP weights file>",
     }
 
 

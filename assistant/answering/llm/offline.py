@@ -290,7 +290,7 @@ def _caveats(evidence: Evidence) -> list[str]:
             "what one frame looks like, and activities that differ only in how they move cannot be told apart."
         )
     if evidence.missing:
-        items = "\n".join(f"- **{m.name}**: {m.reason} To build it: {code(m.fix)}" for m in evidence.missing)
+        items = "\n".join(f"- **{m.name}**: {m.reason} Fix: {code(m.fix)}" for m in evidence.missing)
         blocks.append("**Missing parts.** This answer uses less evidence than usual:\n\n" + items)
     if evidence.notes:
         blocks.append("**Notes.**\n\n" + "\n".join(f"- {note}" for note in evidence.notes))
