@@ -9,8 +9,10 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
+import training.video as video_module
 from core.errors import VideoError, VideoTooLargeError
 from tests.synthetic import motion_frames, write_ffmpeg, write_opencv
+from training.ffmpeg_stream import FfmpegStream
 from training.frame_plan import sample_indices, window_ranges
 from training.video import (
     VideoLimits,
@@ -102,7 +104,9 @@ def test_variable_frame_rate_video_keeps_its_true_times_and_windows(tmp_path):
     video = decode_windows(path, window_s=2.0, stride_s=1.0, num_frames=4, size=16)
     # index / fps (the container's average, 80 frames in 6 s) would put frame 60 at 4.5 s; it is shown at 2 s.
     assert video.info.frame_count == 80
-    assert video.info.duration_s == pytest.approx(6.0, abs=0.01)  # the last frame (5.8 s) lasts 0.2 s like the one before
+    assert video.info.duration_s == pytest.approx(
+        6.0, abs=0.01
+    )  # the last frame (5.8 s) lasts 0.2 s like the one before
     assert [c.start_s for c in video.clips] == pytest.approx([0, 1, 2, 3, 4], abs=0.01)
     assert [c.end_s - c.start_s for c in video.clips] == pytest.approx([2.0] * 5, abs=0.21)
     capture, levels = cv2.VideoCapture(str(path)), []
@@ -118,6 +122,39 @@ def test_variable_frame_rate_video_keeps_its_true_times_and_windows(tmp_path):
     # from its dense first half (3 of 4 frames would be, counting frames).
     gaps = np.diff(video.clips[1].times_s)
     assert gaps.max() - gaps.min() <= 0.21
+
+
+def test_av1_which_opencv_cannot_decode_is_read_through_ffmpeg(tmp_path):
+    grey = np.stack([np.full((48, 64, 3), 6 * i, np.uint8) for i in range(40)])
+    path = write_ffmpeg(tmp_path / "clip.mkv", grey, fps=20, codec_args=("-c:v", "libsvtav1", "-preset", "12"))
+    capture = cv2.VideoCapture(str(path))
+    assert not capture.grab()  # OpenCV's FFmpeg has no software AV1 decoder: why the fallback exists
+    video = decode_video(path, num_frames=5, size=16)
+    info = video.info
+    assert (info.width, info.height, info.frame_count, info.fps, info.duration_s) == (64, 48, 40, 20.0, 2.0)
+    clip = video.clips[0]
+    assert clip.frame_indices.tolist() == [4, 12, 20, 28, 36]
+    np.testing.assert_allclose(clip.frames.mean(axis=(1, 2, 3)), 6 * clip.frame_indices, atol=4)
+    assert clip.times_s.tolist() == pytest.approx([0.2, 0.6, 1.0, 1.4, 1.8])
+
+
+def test_the_ffmpeg_fallback_sees_the_picture_opencv_sees(tmp_path):
+    """Large frames are shrunk in ffmpeg before they cross the pipe; the model inputs stay the same."""
+    path = write_ffmpeg(
+        tmp_path / "wide.mp4", frames(count=12, size=(720, 1280)), codec_args=("-c:v", "libx264", "-qp", "0")
+    )
+    stream = FfmpegStream(path, fallback_fps=25.0)
+    try:
+        kept, count, _ = stream.read_selected({0, 11}, None)
+    finally:
+        stream.close()
+    assert count == 12 and kept[0].shape == (360, 640, 3) and (stream.width, stream.height) == (1280, 720)
+    through_opencv = decode_video(path, num_frames=4, size=(72, 128))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(video_module, "_opencv", video_module._ffmpeg)
+        through_ffmpeg = decode_video(path, num_frames=4, size=(72, 128))
+    difference = np.abs(through_ffmpeg.clips[0].frames.astype(int) - through_opencv.clips[0].frames.astype(int))
+    assert difference.mean() < 3
 
 
 def test_samples_uniformly_over_the_whole_clip(tmp_path):
@@ -202,7 +239,7 @@ def test_zero_byte_file(tmp_path):
 
 def test_text_renamed_mp4(tmp_path):
     (tmp_path / "notes.mp4").write_text("this is not a video\n" * 100)
-    with pytest.raises(VideoError):
+    with pytest.raises(VideoError, match="not a readable video"):  # neither OpenCV nor the ffmpeg fallback
         decode_video(tmp_path / "notes.mp4")
 
 

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from core.errors import VideoError, VideoTooLargeError
+from training.ffmpeg_stream import FfmpegStream
 from training.frame_plan import FrameClock, segment_ranges, window_ranges
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ class _Stream:
             self.capture.release()
             self.capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
         if not self.capture.isOpened():
-            raise VideoError(f"{path}: not a readable video (unknown format, no video stream, or corrupt header).")
+            raise _Unreadable(f"{path}: not a readable video (unknown format, no video stream, or corrupt header).")
         fps = self.capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if math.isfinite(fps) and 0 < fps < 1000 else _FALLBACK_FPS
         announced = self.capture.get(cv2.CAP_PROP_FRAME_COUNT)
@@ -159,6 +160,18 @@ def _too_long(path: Path, limits: VideoLimits) -> VideoTooLargeError:
     )
 
 
+class _Unreadable(VideoError):
+    """OpenCV could not open the file or decoded no frame of it: the ffmpeg fallback gets a try."""
+
+
+def _opencv(path: Path) -> "_Stream":
+    return _Stream(path)
+
+
+def _ffmpeg(path: Path) -> FfmpegStream:
+    return FfmpegStream(path, _FALLBACK_FPS)
+
+
 def _decode(
     path: str | os.PathLike,
     plan,
@@ -167,14 +180,23 @@ def _decode(
     keep_aspect: bool,
     limits: VideoLimits | None,
 ) -> DecodedVideo:
-    """Run ``plan(clock) -> frame ranges`` against the real stream, one clip per range.
-
-    The first pass plans from the container's frame count and rate; if the stream's true length
-    or timestamps move the plan's frames, a second pass reads them.
-    """
+    """Run ``plan(clock) -> frame ranges`` against the real stream, one clip per range: through
+    OpenCV, or through ffmpeg when OpenCV cannot read the file (``ffmpeg_stream``)."""
     path = check_file(path, limits)
     limits = limits or VideoLimits()
-    stream = _Stream(path)
+    try:
+        return _decode_stream(_opencv, path, plan, num_frames, size, keep_aspect, limits)
+    except _Unreadable as opencv_error:
+        try:
+            return _decode_stream(_ffmpeg, path, plan, num_frames, size, keep_aspect, limits)
+        except (OSError, _Unreadable):
+            raise VideoError(str(opencv_error)) from None
+
+
+def _decode_stream(open_stream, path: Path, plan, num_frames, size, keep_aspect, limits: VideoLimits) -> DecodedVideo:
+    """The first pass plans from the container's frame count and rate; if the stream's true length
+    or timestamps move the plan's frames, a second pass reads them."""
+    stream = open_stream(path)
     try:
         max_frames = _max_frames(limits, stream.fps)
         if max_frames is not None and stream.announced > max_frames:
@@ -187,6 +209,8 @@ def _decode(
         stream.close()
     if max_frames is not None and decoded > max_frames:
         raise _too_long(path, limits)
+    if decoded == 0:
+        raise _Unreadable(f"{path}: no decodable frame (the codec may be unsupported, or the file is damaged).")
     if decoded < limits.min_frames:
         raise VideoError(f"{path}: only {decoded} decodable frame(s); a video clip needs at least {limits.min_frames}.")
     if decoded < announced * _TRUNCATION_RATIO:
@@ -202,7 +226,7 @@ def _decode(
             decoded,
             clock.variable,
         )
-        stream = _Stream(path)
+        stream = open_stream(path)
         try:
             kept, _, _ = stream.read_selected(wanted, decoded)
         finally:
@@ -216,7 +240,7 @@ def _wanted(clock: FrameClock, ranges: list[tuple[int, int]], num_frames: int) -
 
 def _assemble(
     path: Path,
-    stream: _Stream,
+    stream: "_Stream | FfmpegStream",
     clock: FrameClock,
     ranges: list[tuple[int, int]],
     kept: dict[int, np.ndarray],

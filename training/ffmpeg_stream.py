@@ -1,0 +1,60 @@
+"""The fallback decoder: the ffmpeg binary shipped in ``imageio-ffmpeg``, for what OpenCV cannot read.
+
+OpenCV's wheels carry an FFmpeg without software decoders for some codecs, AV1 first among them
+(it opens the file and then decodes no frame), which is what YouTube, Netflix and newer phones
+produce. The full ffmpeg of ``imageio-ffmpeg`` decodes them. It pipes raw frames, so frames are
+shrunk in ffmpeg first (longer side at most ``MAX_SIDE`` pixels: every model input is far
+smaller) and all of them cross the pipe; frames are read front to back like the OpenCV stream,
+with the same interface (``read_selected``), and are timed by index / fps.
+"""
+
+import logging
+import math
+from pathlib import Path
+
+import imageio_ffmpeg
+import numpy as np
+
+log = logging.getLogger(__name__)
+# It warns whenever frames are scaled, which here is on purpose.
+logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
+MAX_SIDE = 640
+# Only shrink, keep the aspect ratio, keep even sizes for the pixel format.
+_SHRINK = f"scale=w='if(gte(iw,ih),min({MAX_SIDE},iw),-2)':h='if(gte(iw,ih),-2,min({MAX_SIDE},ih))'"
+
+
+class FfmpegStream:
+    """Frames of ``path`` through the ffmpeg binary; raises ``OSError`` when it cannot read them either."""
+
+    def __init__(self, path: Path, fallback_fps: float):
+        self.path = path
+        self._frames = imageio_ffmpeg.read_frames(
+            str(path), pix_fmt="bgr24", output_params=["-vf", _SHRINK, "-fps_mode", "passthrough"]
+        )
+        meta = next(self._frames)  # raises OSError for a file with no readable video stream
+        fps = float(meta.get("fps") or 0)
+        self.fps = fps if math.isfinite(fps) and 0 < fps < 1000 else fallback_fps
+        duration = float(meta.get("duration") or 0)
+        self.announced = round(duration * self.fps) if math.isfinite(duration) else 0
+        self.width, self.height = meta["source_size"]
+        self._size = meta["size"]  # (width, height) of the frames piped out
+        log.info("%s: decoded by ffmpeg (%s), which OpenCV cannot read", path, meta.get("codec"))
+
+    def read_selected(self, wanted: set[int], max_frames: int | None) -> tuple[dict[int, np.ndarray], int, list[float]]:
+        """(the wanted frames, frames read, their times by index / fps): ``_Stream.read_selected``'s contract."""
+        width, height = self._size
+        kept: dict[int, np.ndarray] = {}
+        index = 0
+        try:
+            for raw in self._frames:
+                if index in wanted:
+                    kept[index] = np.frombuffer(raw, np.uint8).reshape(height, width, 3).copy()
+                index += 1
+                if max_frames is not None and index > max_frames:
+                    break
+        except RuntimeError as error:  # ffmpeg gave up part-way (damaged data): keep what it decoded
+            log.warning("%s: ffmpeg stopped after %d frames: %s", self.path, index, str(error).splitlines()[0])
+        return kept, index, [i / self.fps for i in range(index)]
+
+    def close(self) -> None:
+        self._frames.close()  # stops the ffmpeg process when reading ended early
