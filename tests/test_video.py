@@ -151,10 +151,26 @@ def test_the_ffmpeg_fallback_sees_the_picture_opencv_sees(tmp_path):
     assert count == 12 and kept[0].shape == (360, 640, 3) and (stream.width, stream.height) == (1280, 720)
     through_opencv = decode_video(path, num_frames=4, size=(72, 128))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(video_module, "_opencv", video_module._ffmpeg)
+        patch.setattr(video_module, "_Stream", lambda path: FfmpegStream(path, fallback_fps=25.0))
         through_ffmpeg = decode_video(path, num_frames=4, size=(72, 128))
     difference = np.abs(through_ffmpeg.clips[0].frames.astype(int) - through_opencv.clips[0].frames.astype(int))
     assert difference.mean() < 3
+
+
+def test_a_video_damaged_in_the_middle_is_read_past_the_damage(tmp_path):
+    codec = ("-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "10", "-threads", "1")
+    path = write_ffmpeg(tmp_path / "phone.mp4", frames(count=90, size=(120, 160)), codec_args=codec)
+    data = bytearray(path.read_bytes())
+    start, length = len(data) // 3, len(data) // 10
+    data[start : start + length] = np.random.default_rng(1).integers(0, 256, length, dtype=np.uint8).tobytes()
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    capture, grabbed = cv2.VideoCapture(str(damaged)), 0
+    while capture.grab():
+        grabbed += 1
+    assert grabbed < 45  # OpenCV stops at the damage: alone, it would call the file truncated
+    video = decode_video(damaged, num_frames=8, size=32)
+    assert 60 <= video.info.frame_count < 90  # ffmpeg skips the damaged packets and reads on
 
 
 def test_samples_uniformly_over_the_whole_clip(tmp_path):

@@ -26,7 +26,9 @@ _SHRINK = f"scale=w='if(gte(iw,ih),min({MAX_SIDE},iw),-2)':h='if(gte(iw,ih),-2,m
 class FfmpegStream:
     """Frames of ``path`` through the ffmpeg binary; raises ``OSError`` when it cannot read them either."""
 
-    def __init__(self, path: Path, fallback_fps: float):
+    def __init__(self, path: Path, fallback_fps: float, announced_at_least: int = 0):
+        """``announced_at_least``: a frame count another reader found in the header. ffmpeg estimates
+        the length from the data it finds, so on a cut-off file only the header's count tells."""
         self.path = path
         self._frames = imageio_ffmpeg.read_frames(
             str(path), pix_fmt="bgr24", output_params=["-vf", _SHRINK, "-fps_mode", "passthrough"]
@@ -35,7 +37,7 @@ class FfmpegStream:
         fps = float(meta.get("fps") or 0)
         self.fps = fps if math.isfinite(fps) and 0 < fps < 1000 else fallback_fps
         duration = float(meta.get("duration") or 0)
-        self.announced = round(duration * self.fps) if math.isfinite(duration) else 0
+        self.announced = max(round(duration * self.fps) if math.isfinite(duration) else 0, announced_at_least)
         self.width, self.height = meta["source_size"]
         self._size = meta["size"]  # (width, height) of the frames piped out
         log.info("%s: decoded by ffmpeg (%s), which OpenCV cannot read", path, meta.get("codec"))

@@ -11,6 +11,7 @@ import logging
 import math
 import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -161,15 +162,12 @@ def _too_long(path: Path, limits: VideoLimits) -> VideoTooLargeError:
 
 
 class _Unreadable(VideoError):
-    """OpenCV could not open the file or decoded no frame of it: the ffmpeg fallback gets a try."""
+    """OpenCV could not open the file, decoded no frame of it, or stopped early (it gives up at the first
+    damaged packet, where ffmpeg skips to the next good one): the ffmpeg fallback gets a try."""
 
-
-def _opencv(path: Path) -> "_Stream":
-    return _Stream(path)
-
-
-def _ffmpeg(path: Path) -> FfmpegStream:
-    return FfmpegStream(path, _FALLBACK_FPS)
+    def __init__(self, message: str, announced: int = 0):
+        super().__init__(message)
+        self.announced = announced  # the frame count OpenCV read in the header (0: none)
 
 
 def _decode(
@@ -185,10 +183,11 @@ def _decode(
     path = check_file(path, limits)
     limits = limits or VideoLimits()
     try:
-        return _decode_stream(_opencv, path, plan, num_frames, size, keep_aspect, limits)
+        return _decode_stream(_Stream, path, plan, num_frames, size, keep_aspect, limits)
     except _Unreadable as opencv_error:
+        ffmpeg = partial(FfmpegStream, fallback_fps=_FALLBACK_FPS, announced_at_least=opencv_error.announced)
         try:
-            return _decode_stream(_ffmpeg, path, plan, num_frames, size, keep_aspect, limits)
+            return _decode_stream(ffmpeg, path, plan, num_frames, size, keep_aspect, limits)
         except (OSError, _Unreadable):
             raise VideoError(str(opencv_error)) from None
 
@@ -210,11 +209,15 @@ def _decode_stream(open_stream, path: Path, plan, num_frames, size, keep_aspect,
     if max_frames is not None and decoded > max_frames:
         raise _too_long(path, limits)
     if decoded == 0:
-        raise _Unreadable(f"{path}: no decodable frame (the codec may be unsupported, or the file is damaged).")
+        raise _Unreadable(
+            f"{path}: no decodable frame (the codec may be unsupported, or the file is damaged).", announced
+        )
     if decoded < limits.min_frames:
         raise VideoError(f"{path}: only {decoded} decodable frame(s); a video clip needs at least {limits.min_frames}.")
     if decoded < announced * _TRUNCATION_RATIO:
-        raise VideoError(f"{path}: the file looks truncated: decoded {decoded} of {announced} announced frames.")
+        raise _Unreadable(
+            f"{path}: the file looks truncated: decoded {decoded} of {announced} announced frames.", announced
+        )
     clock = FrameClock.from_stamps(decoded, stream.fps, stamps)
     ranges = plan(clock)
     wanted = _wanted(clock, ranges, num_frames)

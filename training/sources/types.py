@@ -2,7 +2,23 @@
 
 from dataclasses import dataclass
 
-VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".gif", ".3gp", ".ts", ".mts", ".wmv", ".flv", ".ogv")
+VIDEO_SUFFIXES = (
+    ".avi",
+    ".mp4",
+    ".mov",
+    ".mkv",
+    ".webm",
+    ".m4v",
+    ".mpg",
+    ".mpeg",
+    ".gif",
+    ".3gp",
+    ".ts",
+    ".mts",
+    ".wmv",
+    ".flv",
+    ".ogv",
+)
 
 
 @dataclass(frozen=True)
