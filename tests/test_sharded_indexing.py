@@ -6,6 +6,8 @@ Ranks are real processes launched as users launch them: ``torchrun -m indexing f
 """
 
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -13,8 +15,9 @@ import pytest
 from indexing.encoders import get_encoder
 from indexing.frame_index import FrameIndex
 from indexing.index_builder import build_frame_index
+from tests.loopback import free_port
 from tests.test_feature_store import frozen_effnet
-from tests.torchrun import torchrun
+from tests.torchrun import COLLECTIVE_TIMEOUT_S, ROOT, rank_env, torchrun
 from training.feature_store import FeatureStore, build_feature_store
 from training.frame_cache import FrameCache
 from training.frame_features import model_feature_source
@@ -77,3 +80,31 @@ def test_two_ranks_index_and_extract_features_like_one_process(prepared, tmp_pat
     from_store = _index_ranks(prepared, tmp_path / "from-store")
     assert _records(from_store) == _records(alone)
     np.testing.assert_allclose(_vectors(from_store), _vectors(alone), atol=2e-3)
+
+
+def test_a_rank_that_fails_leaves_the_previous_index_and_no_staging_behind(prepared, tmp_path):
+    """Rank 1 cannot read its data (started by hand with another --data, as on a badly mounted node):
+    rank 0 gives up within the collective timeout, the index it would have replaced still loads."""
+    index_dir = tmp_path / "index"
+    before = build_frame_index(prepared, index_dir, get_encoder(ENCODER))
+    port = str(free_port())
+    ranks = []
+    for rank, data in enumerate([prepared, tmp_path / "not-mounted"]):
+        command = [sys.executable, "-m", "indexing", "frames", "--data", str(data), "--encoder", ENCODER]
+        env = rank_env(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
+        ranks.append(
+            subprocess.Popen(
+                [*command, "--index-dir", str(index_dir)], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+            )
+        )
+    try:
+        errors = [process.communicate(timeout=COLLECTIVE_TIMEOUT_S + 90)[1] for process in ranks]
+    finally:
+        for process in ranks:
+            process.kill()
+    assert [process.returncode for process in ranks] == [1, 1]
+    assert "not-mounted" in errors[1]
+    assert "rank 0 of 2 stopped" in errors[0] and "Another rank probably died or hung" in errors[0]
+    after = FrameIndex.load(index_dir)
+    assert after.manifest["build_id"] == before.manifest["build_id"] and len(after) == len(before)
+    assert [p.name for p in tmp_path.iterdir() if "shards" in p.name] == []

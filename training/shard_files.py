@@ -30,14 +30,15 @@ def gather_on_main(items: Sequence[np.ndarray], group: ProcessGroup, beside: Pat
         return list(items)
     beside = Path(beside)
     staging = Path(group.from_main(lambda: _new_staging(beside)))
-    _write_share(staging / f"rank-{group.rank}", items)
-    group.per_rank(len(items))  # every share is on disk
-    if not group.is_main:
-        return None
     try:
+        _write_share(staging / f"rank-{group.rank}", items)
+        group.per_rank(len(items))  # every share is on disk
+        if not group.is_main:
+            return None
         return [item for rank in range(group.world_size) for item in _read_share(staging / f"rank-{rank}")]
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if group.is_main:  # rank 0 removes the staging folder however the gathering ends
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _new_staging(beside: Path) -> str:
