@@ -3,6 +3,7 @@
 import shutil
 import subprocess
 import time
+import tracemalloc
 
 import cv2
 import imageio_ffmpeg
@@ -145,7 +146,7 @@ def test_the_ffmpeg_fallback_sees_the_picture_opencv_sees(tmp_path):
     )
     stream = FfmpegStream(path, fallback_fps=25.0)
     try:
-        kept, count, _ = stream.read_selected({0, 11}, None)
+        kept, count, _ = stream.read_selected({0, 11}, None, lambda frame: frame.copy())
     finally:
         stream.close()
     assert count == 12 and kept[0].shape == (360, 640, 3) and (stream.width, stream.height) == (1280, 720)
@@ -171,6 +172,21 @@ def test_a_video_damaged_in_the_middle_is_read_past_the_damage(tmp_path):
     assert grabbed < 45  # OpenCV stops at the damage: alone, it would call the file truncated
     video = decode_video(damaged, num_frames=8, size=32)
     assert 60 <= video.info.frame_count < 90  # ffmpeg skips the damaged packets and reads on
+
+
+def test_long_video_memory_holds_the_small_frames_not_the_decoded_ones(tmp_path):
+    """Windows over a long video keep many of its frames; held at decoded size, ten minutes of 1080p
+    would need tens of GB. Here the 80 kept frames of 640x360 would hold 55 MB; shrunk, far less."""
+    path = write_ffmpeg(tmp_path / "hd.mp4", frames(count=150, size=(360, 640)), fps=30)
+    tracemalloc.start()
+    try:
+        video = decode_windows(path, window_s=1.0, stride_s=0.5, num_frames=16, size=32)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    kept = {int(i) for clip in video.clips for i in clip.frame_indices}
+    assert len(kept) >= 75  # half the frames are needed by some window
+    assert peak < 20 * 2**20, f"decoding held {peak / 2**20:.0f} MB"
 
 
 def test_samples_uniformly_over_the_whole_clip(tmp_path):

@@ -10,6 +10,7 @@ with the same interface (``read_selected``), and are timed by index / fps.
 
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -42,7 +43,9 @@ class FfmpegStream:
         self._size = meta["size"]  # (width, height) of the frames piped out
         log.info("%s: decoded by ffmpeg (%s), which OpenCV cannot read", path, meta.get("codec"))
 
-    def read_selected(self, wanted: set[int], max_frames: int | None) -> tuple[dict[int, np.ndarray], int, list[float]]:
+    def read_selected(
+        self, wanted: set[int], max_frames: int | None, shrink: Callable[[np.ndarray], np.ndarray]
+    ) -> tuple[dict[int, np.ndarray], int, list[float]]:
         """(the wanted frames, frames read, their times by index / fps): ``_Stream.read_selected``'s contract."""
         width, height = self._size
         kept: dict[int, np.ndarray] = {}
@@ -50,7 +53,7 @@ class FfmpegStream:
         try:
             for raw in self._frames:
                 if index in wanted:
-                    kept[index] = np.frombuffer(raw, np.uint8).reshape(height, width, 3).copy()
+                    kept[index] = shrink(np.frombuffer(raw, np.uint8).reshape(height, width, 3))
                 index += 1
                 if max_frames is not None and index > max_frames:
                     break

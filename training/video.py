@@ -10,6 +10,7 @@ Reported times are the frames' presentation times.
 import logging
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 Size = int | tuple[int, int]
+FrameShrink = Callable[[np.ndarray], np.ndarray]  # a decoded BGR frame -> the RGB frame kept
 STILL_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 _FALLBACK_FPS = 25.0
 # Below this share of the announced frames the file is treated as truncated, not merely mislabelled.
@@ -128,9 +130,12 @@ class _Stream:
     def _pixels(self) -> int:
         return int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH) * self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
 
-    def read_selected(self, wanted: set[int], max_frames: int | None) -> tuple[dict[int, np.ndarray], int, list[float]]:
-        """Grab every frame, decode to pixels only the wanted ones; returns (frames, total read, every
-        frame's presentation time in seconds)."""
+    def read_selected(
+        self, wanted: set[int], max_frames: int | None, shrink: FrameShrink
+    ) -> tuple[dict[int, np.ndarray], int, list[float]]:
+        """Grab every frame, decode to pixels only the wanted ones and ``shrink`` them at once (a long
+        video keeps thousands: full size, ten minutes of 1080p would hold tens of GB); returns
+        (frames, total read, every frame's presentation time in seconds)."""
         kept: dict[int, np.ndarray] = {}
         stamps: list[float] = []
         index = 0
@@ -139,7 +144,9 @@ class _Stream:
             if index in wanted:
                 ok, frame = self.capture.retrieve()
                 if ok and frame is not None:
-                    kept[index] = frame
+                    if not self.width:  # the container did not say
+                        self.height, self.width = frame.shape[:2]
+                    kept[index] = shrink(frame)
             index += 1
             if max_frames is not None and index > max_frames:
                 break
@@ -195,6 +202,10 @@ def _decode(
 def _decode_stream(open_stream, path: Path, plan, num_frames, size, keep_aspect, limits: VideoLimits) -> DecodedVideo:
     """The first pass plans from the container's frame count and rate; if the stream's true length
     or timestamps move the plan's frames, a second pass reads them."""
+
+    def shrink(frame: np.ndarray) -> np.ndarray:
+        return _to_rgb(resize_frame(frame, size, keep_aspect))
+
     stream = open_stream(path)
     try:
         max_frames = _max_frames(limits, stream.fps)
@@ -203,7 +214,7 @@ def _decode_stream(open_stream, path: Path, plan, num_frames, size, keep_aspect,
         announced = stream.announced
         regular = FrameClock(announced, stream.fps)
         first_pass = _wanted(regular, plan(regular), num_frames) if announced else set()
-        kept, decoded, stamps = stream.read_selected(first_pass, max_frames)
+        kept, decoded, stamps = stream.read_selected(first_pass, max_frames, shrink)
     finally:
         stream.close()
     if max_frames is not None and decoded > max_frames:
@@ -231,10 +242,10 @@ def _decode_stream(open_stream, path: Path, plan, num_frames, size, keep_aspect,
         )
         stream = open_stream(path)
         try:
-            kept, _, _ = stream.read_selected(wanted, decoded)
+            kept, _, _ = stream.read_selected(wanted, decoded, shrink)
         finally:
             stream.close()
-    return _assemble(path, stream, clock, ranges, kept, num_frames, size, keep_aspect)
+    return _assemble(path, stream, clock, ranges, kept, num_frames)
 
 
 def _wanted(clock: FrameClock, ranges: list[tuple[int, int]], num_frames: int) -> set[int]:
@@ -248,22 +259,17 @@ def _assemble(
     ranges: list[tuple[int, int]],
     kept: dict[int, np.ndarray],
     num_frames: int,
-    size: Size,
-    keep_aspect: bool,
 ) -> DecodedVideo:
+    """Clips of the kept (already shrunk, RGB) frames, one per range."""
     if not kept:
         raise VideoError(f"{path}: no frame could be decoded.")
     available = np.array(sorted(kept))
-    resized: dict[int, np.ndarray] = {}
     clips = []
     for start, stop in ranges:
         indices = clock.sample(start, stop, num_frames)
         # A frame that failed to retrieve is replaced by the nearest earlier decoded one.
         sources = [int(available[max(0, np.searchsorted(available, i, side="right") - 1)]) for i in indices]
-        for source in sources:
-            if source not in resized:
-                resized[source] = _to_rgb(resize_frame(kept[source], size, keep_aspect))
-        frames = np.stack([resized[s] for s in sources])
+        frames = np.stack([kept[s] for s in sources])
         clips.append(
             Clip(
                 frames=frames,
@@ -273,14 +279,13 @@ def _assemble(
                 end_s=clock.time_s(stop),
             )
         )
-    first = kept[int(available[0])]
     info = VideoInfo(
         path=str(path),
         fps=stream.fps,
         frame_count=clock.total,
         duration_s=clock.duration_s,
-        width=stream.width or first.shape[1],
-        height=stream.height or first.shape[0],
+        width=stream.width,
+        height=stream.height,
     )
     return DecodedVideo(clips=clips, info=info)
 
