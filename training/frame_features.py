@@ -34,10 +34,11 @@ def model_feature_source(model: nn.Module, preprocessing: Preprocessing) -> Feat
     # Channels-last weights and inputs let oneDNN use its fast convolution kernels on the CPU (as
     # the index encoders do); the values, and so the features and their key, do not change.
     backbone = model.backbone.eval().to(memory_format=torch.channels_last)
+    device = next(backbone.parameters()).device  # the trainer's GPU, when it has one
 
     def raw_features(frames: np.ndarray) -> np.ndarray:
-        images = clip_to_tensor(frames, p.crop_size, p.mean, p.std).transpose(0, 1)
+        images = clip_to_tensor(frames, p.crop_size, p.mean, p.std).transpose(0, 1).to(device)
         with torch.inference_mode():
-            return backbone(images.contiguous(memory_format=torch.channels_last)).float().numpy()
+            return backbone(images.contiguous(memory_format=torch.channels_last)).float().cpu().numpy()
 
     return FeatureSource(key, model.feature_dim, raw_features)

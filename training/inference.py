@@ -71,8 +71,8 @@ class Classifier:
         if self.feature_key is None:
             raise ArtifactError(f"{self.name} does not read shared frame features (its backbone is not frozen).")
         with torch.inference_mode():
-            logits = self.model.classify_features(torch.as_tensor(np.asarray(features), dtype=torch.float32))
-            return torch.softmax(logits.float(), dim=1).numpy()
+            features = torch.as_tensor(np.asarray(features), dtype=torch.float32).to(self.device)
+            return torch.softmax(self.model.classify_features(features).float(), dim=1).cpu().numpy()
 
     def _fit_frames(self, frames: np.ndarray) -> np.ndarray:
         p = self.loaded.preprocessing
