@@ -39,6 +39,7 @@ from assistant.analysis.gather import gather_evidence  # noqa: E402
 from assistant.answering.llm.offline import offline_answer  # noqa: E402
 from assistant.library.active_checkpoint import set_active_checkpoint  # noqa: E402
 from assistant.library.resources import Resources  # noqa: E402
+from core.memory import keep_freed_memory  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from indexing.encoders import get_encoder  # noqa: E402
 from indexing.frame_index import FrameIndex, FrameRecord, FrameSampling  # noqa: E402
@@ -155,6 +156,7 @@ def main() -> None:
     parser.add_argument("--encoder", default="effnet_lite0")
     parser.add_argument("--shared", action="store_true", help="compare two passes with the shared backbone pass")
     args = parser.parse_args()
+    keep_freed_memory()  # as every product command does (ACTIVITY_KEEP_FREED_MEMORY=0: off)
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
     kb_dir = Path(__file__).resolve().parents[1] / "kb"

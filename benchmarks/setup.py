@@ -23,6 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant.library.setup_pipeline import SetupOptions, run_setup  # noqa: E402
+from core.memory import keep_freed_memory  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from tests.synthetic import MOTIONS, motion_frames, write_opencv  # noqa: E402
 
@@ -81,6 +82,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("var/bench_setup"))
     parser.add_argument("--only", choices=("old", "new"))
     args = parser.parse_args()
+    keep_freed_memory()  # as every product command does (ACTIVITY_KEEP_FREED_MEMORY=0: off)
     source = make_dataset(args.work / "dataset", args.classes, args.groups, args.clips, args.seconds)
     paths = {
         "old": SetupOptions(epochs=args.epochs, cached_features=False, encoder="auto"),

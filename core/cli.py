@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any, get_args
 
 from core.errors import AssistantError
+from core.memory import keep_freed_memory
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -136,6 +137,7 @@ def dispatch(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
 def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
     """Run ``main``; a project error is printed as one readable line and exits with status 1."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    keep_freed_memory()
     try:
         return int(main(argv) or 0)
     except AssistantError as error:

@@ -5,12 +5,14 @@ from pathlib import Path
 
 import pytest
 
+from core.memory import keep_freed_memory
 from tests.synthetic import make_synthetic_dataset
 from training.prepare import PrepareConfig, prepare_dataset
 from training.sources import load_source
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+keep_freed_memory()  # as every product command does: in-process tests run the way users' processes do
 
 
 @pytest.fixture(scope="session")
