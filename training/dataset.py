@@ -22,7 +22,9 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 def normalise(frames: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """uint8 (T, H, W, 3) -> float (3, T, H, W), scaled to [0, 1] then standardised."""
-    tensor = torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float().div_(255.0)
+    # A read-only view (memory-mapped cache frames) is copied: torch warns about tensors over it.
+    frames = np.ascontiguousarray(frames) if frames.flags.writeable else np.array(frames)
+    tensor = torch.from_numpy(frames).permute(3, 0, 1, 2).float().div_(255.0)
     mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32).view(3, 1, 1, 1)
     return tensor.sub_(mean_t).div_(std_t)
