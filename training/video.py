@@ -3,8 +3,10 @@
 Decoding reads the stream once, front to back: seeking with ``CAP_PROP_POS_FRAMES`` is 10-20x
 slower on compressed streams. The container's frame count is used only as a plan; when the
 stream turns out shorter or longer than announced, or its frames' timestamps show a variable
-frame rate that moves the time windows (``frame_clock``), a second pass samples from the truth.
-Reported times are the frames' presentation times.
+frame rate that moves the time windows (``frame_plan.FrameClock``), a second pass samples from
+the truth. Reported times are the frames' presentation times. Frames are shrunk to the requested
+size as they are read. What OpenCV cannot read (AV1, or a file damaged part-way) goes through
+the ffmpeg binary instead (``ffmpeg_stream``).
 """
 
 import logging
