@@ -34,8 +34,13 @@ log = logging.getLogger(__name__)
 ADDED_SPLIT = "added"
 
 
-def cached_frame_times(row: ManifestRow, config: dict) -> np.ndarray:
-    """Time (s) of every cached frame in (K*T) order, rebuilt from how ``prepare`` sampled them."""
+def cached_frame_times(cache: FrameCache, row: ManifestRow) -> np.ndarray:
+    """Time (s) of every cached frame in (K*T) order: recorded by ``prepare`` for a variable-frame-rate
+    clip, else rebuilt from how ``prepare`` sampled a regular one."""
+    recorded = cache.load_times(row.clip_id)
+    if recorded is not None:
+        return recorded.astype(np.float64)
+    config = cache.config
     count = config["num_clips"] * config["num_frames"]
     if not row.fps or not row.duration_s:
         return np.full(count, np.nan)
@@ -49,7 +54,7 @@ def cached_frame_choice(cache: FrameCache, row: ManifestRow, per_clip: int) -> t
     """(indices into the clip's K*T cached frames, their times) of the ``per_clip`` frames that are embedded."""
     total = int(cache.config["num_clips"]) * int(cache.config["num_frames"])
     chosen = frame_selection(total, per_clip)
-    times = cached_frame_times(row, cache.config)
+    times = cached_frame_times(cache, row)
     return chosen, (times[chosen] if len(times) == total else np.full(len(chosen), np.nan))
 
 

@@ -10,6 +10,9 @@ import pytest
 import torch
 
 from core.errors import DatasetError
+from indexing.encoders import get_encoder
+from indexing.index_builder import build_frame_index
+from tests.synthetic import write_phone_like_vfr
 from training.dataset import VideoDataset, make_loader
 from training.frame_cache import FrameCache
 from training.prepare import PrepareConfig, prepare_dataset
@@ -48,6 +51,33 @@ def test_prepare_resumes_and_reports_failures(synthetic_root, tmp_path):
     second = prepare_dataset(load_source(source, "folder"), out, config, workers=1)
     assert (second.prepared, second.resumed, len(second.failures)) == (1, 39, 2)
     assert len(FrameCache(out).rows()) == 40
+
+
+def test_a_variable_frame_rate_clip_keeps_its_frame_times_into_the_index(synthetic_root, tmp_path):
+    """A phone clip whose rate drops from 30 to 5 fps: the cache records its frames' true times (they
+    cannot be rebuilt from fps and duration), and the frame index shows them."""
+    source = tmp_path / "videos"
+    shutil.copytree(synthetic_root / "Fall", source / "Fall")
+    (source / "Night").mkdir()
+    for n in range(1, 4):  # the folder source carves val/test by groups: three groups of one clip
+        _, shown = write_phone_like_vfr(source / "Night" / f"v_Night_g0{n}_c01.mp4")
+    out = tmp_path / "prepared"
+    prepare_dataset(load_source(source, "folder"), out, PrepareConfig(num_frames=4, size=16, num_clips=2), workers=1)
+    cache = FrameCache(out)
+    night = [row for row in cache.rows() if row.label == "Night"]
+    fall = [row for row in cache.rows() if row.label == "Fall"]
+    assert all(cache.load_times(row.clip_id) is None for row in fall)  # regular clips: rebuilt, not stored
+    for row in night:
+        times = cache.load_times(row.clip_id)
+        means = np.asarray(cache.load_frames(row.clip_id)).reshape(-1, 16, 16, 3).mean(axis=(1, 2, 3))
+        frame_of = np.round(means / 3).astype(int)  # grey level 3*i tells the frame (within one level)
+        # True times: index / average fps (13.3 fps) would put the frame shown at 1.5 s at 3.4 s.
+        assert np.all(np.abs(times - shown[np.clip(frame_of, 0, 79)]) <= 0.21)
+    encoder = get_encoder("effnet_lite0@32")
+    index = build_frame_index(out, tmp_path / "index", encoder, frames_per_clip=8, splits=("train", "val", "test"))
+    for row in night:
+        recorded = [r.frame_time_s for r in index.records.values() if r.clip_id == row.clip_id]
+        np.testing.assert_allclose(sorted(recorded), sorted(cache.load_times(row.clip_id)), atol=1e-3)
 
 
 def test_prepare_refuses_to_mix_settings(synthetic_root, tmp_path):

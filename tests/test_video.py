@@ -12,7 +12,7 @@ import pytest
 
 import training.video as video_module
 from core.errors import VideoError, VideoTooLargeError
-from tests.synthetic import motion_frames, write_ffmpeg, write_opencv
+from tests.synthetic import motion_frames, write_ffmpeg, write_opencv, write_phone_like_vfr
 from training.ffmpeg_stream import FfmpegStream
 from training.frame_plan import sample_indices, window_ranges
 from training.video import (
@@ -90,18 +90,8 @@ def test_variable_frame_rate(tmp_path):
     assert 20 <= video.info.frame_count <= 30
 
 
-def _phone_like_vfr(path):
-    """80 frames, frame i grey level 3*i: 60 at 30 fps (0-2 s), then 20 at 5 fps (2-6 s), as a phone
-    drops its rate in low light. Returns (path, each frame's true presentation time)."""
-    shown = np.array([i / 30 if i < 60 else 2 + (i - 60) / 5 for i in range(80)])
-    grey = np.stack([np.full((48, 64, 3), 3 * i, np.uint8) for i in range(80)])
-    setpts = "setpts='if(lt(N,60),N/30,2+(N-60)/5)/TB'"
-    args = ("-vf", setpts, "-fps_mode", "vfr", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-qp", "0")
-    return write_ffmpeg(path, grey, fps=30, codec_args=args), shown
-
-
 def test_variable_frame_rate_video_keeps_its_true_times_and_windows(tmp_path):
-    path, shown = _phone_like_vfr(tmp_path / "phone.mp4")
+    path, shown = write_phone_like_vfr(tmp_path / "phone.mp4")
     video = decode_windows(path, window_s=2.0, stride_s=1.0, num_frames=4, size=16)
     # index / fps (the container's average, 80 frames in 6 s) would put frame 60 at 4.5 s; it is shown at 2 s.
     assert video.info.frame_count == 80

@@ -12,10 +12,17 @@ from training.manifest import ManifestRow, read_classes, read_manifest
 
 CONFIG_FILE = "prepare.json"
 FRAMES_DIR = "frames"
+TIMES_DIR = "times"
 
 
 def frames_path(prepared_dir: Path, clip_id: str) -> Path:
     return prepared_dir / FRAMES_DIR / f"{clip_id}.npy"
+
+
+def times_path(prepared_dir: Path, clip_id: str) -> Path:
+    """Each cached frame's time (s), written only for variable-frame-rate clips, whose times
+    cannot be rebuilt from fps and duration."""
+    return prepared_dir / TIMES_DIR / f"{clip_id}.npy"
 
 
 def safe_clip_id(name: str) -> str:
@@ -47,6 +54,11 @@ class FrameCache:
             return self._by_id[clip_id]
         except KeyError:
             raise ArtifactError(f"clip {clip_id!r} is not in {self.root}") from None
+
+    def load_times(self, clip_id: str) -> np.ndarray | None:
+        """(K*T,) times of a variable-frame-rate clip's cached frames; None for a regular clip."""
+        path = times_path(self.root, clip_id)
+        return np.load(path) if path.is_file() else None
 
     def load_frames(self, clip_id: str) -> np.ndarray:
         path = frames_path(self.root, clip_id)

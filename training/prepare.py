@@ -19,7 +19,7 @@ from tqdm import tqdm
 from core.atomic import atomic_write, atomic_write_json
 from core.errors import AssistantError, DatasetError
 from core.locks import store_lock
-from training.frame_cache import CONFIG_FILE, frames_path, safe_clip_id
+from training.frame_cache import CONFIG_FILE, frames_path, safe_clip_id, times_path
 from training.manifest import ManifestRow, read_classes, read_manifest, write_classes, write_manifest
 from training.sources import SourceClip
 from training.video import VideoLimits, decode_video
@@ -47,9 +47,10 @@ class PrepareReport:
     failures: list[dict] = field(default_factory=list)
 
 
-def _decode_one(task: tuple[str, str, PrepareConfig, VideoLimits]) -> tuple[float, float] | str:
-    """Worker: decode one clip into its cache file; returns (fps, duration) or the error text."""
-    source, target, config, limits = task
+def _decode_one(task: tuple[str, str, str, PrepareConfig, VideoLimits]) -> tuple[float, float] | str:
+    """Worker: decode one clip into its cache file (and, for a variable frame rate, its frames' times
+    file); returns (fps, duration) or the error text."""
+    source, target, times_target, config, limits = task
     cv2.setNumThreads(1)
     try:
         video = decode_video(
@@ -61,6 +62,11 @@ def _decode_one(task: tuple[str, str, PrepareConfig, VideoLimits]) -> tuple[floa
     except cv2.error as error:
         return f"{source}: OpenCV failed to decode ({error})"
     frames = np.stack([clip.frames for clip in video.clips])
+    if video.info.variable_rate:  # before the frames: a finished clip always has its times
+        times = np.concatenate([clip.times_s for clip in video.clips]).astype(np.float32)
+        atomic_write(times_target, lambda handle: np.save(handle, times))
+    else:  # a regular clip's times are rebuilt; never read a previous version's
+        Path(times_target).unlink(missing_ok=True)
     atomic_write(target, lambda handle: np.save(handle, frames))
     return video.info.fps, video.info.duration_s
 
@@ -134,7 +140,10 @@ def _prepare(
     def finished_rows() -> list[ManifestRow]:
         return [done[i] for i in clip_ids if i in done]
 
-    tasks = [(c.path, str(frames_path(out_dir, i)), config, limits or VideoLimits()) for i, c in pending]
+    tasks = [
+        (c.path, str(frames_path(out_dir, i)), str(times_path(out_dir, i)), config, limits or VideoLimits())
+        for i, c in pending
+    ]
     with _executor(workers) as pool:
         results = pool.map(_decode_one, tasks) if pool else map(_decode_one, tasks)
         for n, ((clip_id, clip), result) in enumerate(

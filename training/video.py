@@ -54,6 +54,7 @@ class VideoInfo:
     duration_s: float
     width: int
     height: int
+    variable_rate: bool = False  # frame times come from the stream's timestamps (``FrameClock``)
 
 
 @dataclass(frozen=True)
@@ -288,6 +289,7 @@ def _assemble(
         duration_s=clock.duration_s,
         width=stream.width,
         height=stream.height,
+        variable_rate=clock.variable,
     )
     return DecodedVideo(clips=clips, info=info)
 
