@@ -123,6 +123,7 @@ def test_av1_which_opencv_cannot_decode_is_read_through_ffmpeg(tmp_path):
     video = decode_video(path, num_frames=5, size=16)
     info = video.info
     assert (info.width, info.height, info.frame_count, info.fps, info.duration_s) == (64, 48, 40, 20.0, 2.0)
+    assert info.note is None  # a codec OpenCV lacks loses nothing: no note for the answer
     clip = video.clips[0]
     assert clip.frame_indices.tolist() == [4, 12, 20, 28, 36]
     np.testing.assert_allclose(clip.frames.mean(axis=(1, 2, 3)), 6 * clip.frame_indices, atol=4)
@@ -162,6 +163,7 @@ def test_a_video_damaged_in_the_middle_is_read_past_the_damage(tmp_path):
     assert grabbed < 45  # OpenCV stops at the damage: alone, it would call the file truncated
     video = decode_video(damaged, num_frames=8, size=32)
     assert 60 <= video.info.frame_count < 90  # ffmpeg skips the damaged packets and reads on
+    assert f"stopped after {grabbed} of 90 frames" in video.info.note  # and the answer says what was lost
 
 
 def test_long_video_memory_holds_the_small_frames_not_the_decoded_ones(tmp_path):

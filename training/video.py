@@ -13,7 +13,7 @@ import logging
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -55,6 +55,7 @@ class VideoInfo:
     width: int
     height: int
     variable_rate: bool = False  # frame times come from the stream's timestamps (``FrameClock``)
+    note: str | None = None  # what the user should know about how it was read (a damaged part, say)
 
 
 @dataclass(frozen=True)
@@ -175,9 +176,10 @@ class _Unreadable(VideoError):
     """OpenCV could not open the file, decoded no frame of it, or stopped early (it gives up at the first
     damaged packet, where ffmpeg skips to the next good one): the ffmpeg fallback gets a try."""
 
-    def __init__(self, message: str, announced: int = 0):
+    def __init__(self, message: str, announced: int = 0, decoded: int = 0):
         super().__init__(message)
         self.announced = announced  # the frame count OpenCV read in the header (0: none)
+        self.decoded = decoded  # frames OpenCV decoded before it stopped
 
 
 def _decode(
@@ -197,9 +199,17 @@ def _decode(
     except _Unreadable as opencv_error:
         ffmpeg = partial(FfmpegStream, fallback_fps=_FALLBACK_FPS, announced_at_least=opencv_error.announced)
         try:
-            return _decode_stream(ffmpeg, path, plan, num_frames, size, keep_aspect, limits)
+            video = _decode_stream(ffmpeg, path, plan, num_frames, size, keep_aspect, limits)
         except (OSError, _Unreadable):
             raise VideoError(str(opencv_error)) from None
+        if not opencv_error.decoded:
+            return video  # a codec OpenCV lacks: nothing was lost
+        note = (
+            f"Part of this video is damaged: the usual decoder stopped after {opencv_error.decoded} of "
+            f"{opencv_error.announced} frames, and {video.info.frame_count} could be read past the damage; "
+            "times after the damaged part may be early by the length of what was lost."
+        )
+        return replace(video, info=replace(video.info, note=note))
 
 
 def _decode_stream(open_stream, path: Path, plan, num_frames, size, keep_aspect, limits: VideoLimits) -> DecodedVideo:
@@ -230,7 +240,7 @@ def _decode_stream(open_stream, path: Path, plan, num_frames, size, keep_aspect,
         raise VideoError(f"{path}: only {decoded} decodable frame(s); a video clip needs at least {limits.min_frames}.")
     if decoded < announced * _TRUNCATION_RATIO:
         raise _Unreadable(
-            f"{path}: the file looks truncated: decoded {decoded} of {announced} announced frames.", announced
+            f"{path}: the file looks truncated: decoded {decoded} of {announced} announced frames.", announced, decoded
         )
     clock = FrameClock.from_stamps(decoded, stream.fps, stamps)
     ranges = plan(clock)

@@ -201,6 +201,8 @@ def gather_evidence(
     with timer.step("decode"):
         decoded = decode_for_analysis(path, resources, settings)
     windows = decoded.clips
+    if decoded.info.note:
+        notes.append(decoded.info.note)
 
     features = None
     shared = share_backbone and shares_backbone(resources.classifier, resources.encoder, resources.index, windows)
