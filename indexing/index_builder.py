@@ -102,10 +102,10 @@ def build_frame_index(
         _clip_vectors(cache, store, encoder, row, frames_per_clip)
         for row in tqdm(share, desc=f"embed ({encoder.name})", unit="clip", disable=not group.is_main)
     ]
-    clips_per_rank = [int(n) for n in group.per_rank(len(share))]
-    vectors = gather_on_main(embedded, group, Path(index_dir))
-    if vectors is None:
+    shares = gather_on_main(embedded, group, Path(index_dir))
+    if shares is None:
         return None  # not rank 0: its share is with rank 0
+    vectors = [clip_vectors for share in shares for clip_vectors in share]
     records = [_clip_records(cache, row, frames_per_clip) for row in rows]
     # IVF trains on every vector before any is added; thumbnails are re-read from the cache
     # clip by clip afterwards instead of being held in memory.
@@ -116,7 +116,7 @@ def build_frame_index(
     for row, clip_vectors, clip_records in zip(rows, vectors, records, strict=True):
         index.add(clip_vectors, clip_records, cached_clip_frames(cache, row, frames_per_clip)[0])
     index.manifest["build_time_s"] = round(time.perf_counter() - started, 2)
-    index.manifest["clips_per_rank"] = clips_per_rank
+    index.manifest["clips_per_rank"] = [len(share) for share in shares]
     index.save()
     log.info("indexed %d frames of %d clips in %s", len(index), len(rows), index_dir)
     return index

@@ -21,13 +21,13 @@ from core.errors import ArtifactError
 from training.distributed import ProcessGroup
 
 
-def gather_on_main(items: Sequence[np.ndarray], group: ProcessGroup, beside: Path) -> list[np.ndarray] | None:
-    """Every rank's ``items`` (arrays with the same trailing shape), concatenated in rank order, on rank 0.
+def gather_on_main(items: Sequence[np.ndarray], group: ProcessGroup, beside: Path) -> list[list[np.ndarray]] | None:
+    """Every rank's ``items`` (arrays with the same trailing shape) on rank 0: one list per rank, in rank order.
 
-    Other ranks get None. In one process ``items`` come back as they are, with no files written.
+    Other ranks get None. In one process ``items`` come back as the only share, with no files written.
     """
     if not group.distributed:
-        return list(items)
+        return [list(items)]
     beside = Path(beside)
     staging = Path(group.from_main(lambda: _new_staging(beside)))
     try:
@@ -35,7 +35,7 @@ def gather_on_main(items: Sequence[np.ndarray], group: ProcessGroup, beside: Pat
         group.per_rank(len(items))  # every share is on disk
         if not group.is_main:
             return None
-        return [item for rank in range(group.world_size) for item in _read_share(staging / f"rank-{rank}")]
+        return [_read_share(staging / f"rank-{rank}") for rank in range(group.world_size)]
     finally:
         if group.is_main:  # rank 0 removes the staging folder however the gathering ends
             shutil.rmtree(staging, ignore_errors=True)
