@@ -1,8 +1,8 @@
 """Long video: time and peak memory to decode the answer's windows of a 10-minute 720p video.
 
-A long video is cut into overlapping windows (the app's ``ACTIVITY_WINDOW_S``, stride 3/4 of it)
+A long video is cut into overlapping windows (the app's ``ACTIVITY_WINDOW_S`` and ``WINDOW_OVERLAP``)
 of 16 frames each, so thousands of frames are kept until the classifier sees them. Each run
-decodes in a fresh process and reports its peak resident memory (``ru_maxrss``), so the
+decodes in a fresh process and reports its peak resident memory (``VmHWM``), so the
 figure is the decoder's alone. The video (H.264, 1280x720, 30 fps) is made once with the
 ffmpeg binary of ``imageio-ffmpeg``, or pass your own with ``--video``.
 
@@ -13,7 +13,6 @@ Target: a 10-minute video (the ``ACTIVITY_MAX_DURATION_S`` limit) decodes in wel
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.settings import Settings  # noqa: E402
+from training.video import decode_windows  # noqa: E402
 
 
 def make_video(path: Path, minutes: float) -> Path:
@@ -37,15 +37,15 @@ def make_video(path: Path, minutes: float) -> Path:
     return path
 
 
-def decode_once(video: str, window_s: float, num_frames: int, size: int) -> None:
+def decode_once(video: str, window_s: float, stride_s: float, num_frames: int, size: int) -> None:
     """Child process: decode the windows, print wall time, frames, windows and peak memory as JSON."""
-    from training.video import decode_windows
-
     started = time.perf_counter()
-    decoded = decode_windows(video, window_s, 0.75 * window_s, num_frames, size)
+    decoded = decode_windows(video, window_s, stride_s, num_frames, size)
     elapsed = time.perf_counter() - started
     kept = {int(i) for clip in decoded.clips for i in clip.frame_indices}
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent at fork, across exec.
+    status = Path("/proc/self/status").read_text()
+    peak_mb = int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]) / 1024
     print(json.dumps({"seconds": elapsed, "windows": len(decoded.clips), "kept": len(kept), "peak_mb": peak_mb}))
 
 
@@ -54,14 +54,18 @@ def main() -> None:
     parser.add_argument("--video", type=Path, help="default: a generated 720p video under var/")
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--size", type=int, default=Settings().frame_size)
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child-stride", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     settings = Settings()
-    if args.child:
-        decode_once(str(args.video), settings.window_s, settings.num_frames, args.size)
+    if args.child_stride:
+        decode_once(str(args.video), settings.window_s, args.child_stride, settings.num_frames, args.size)
         return
+    # Imported here, not in the child: it loads torch, whose memory would swamp the decoder's.
+    from assistant.analysis.gather import WINDOW_OVERLAP
+
+    stride = settings.window_s * (1 - WINDOW_OVERLAP)
     video = args.video or make_video(ROOT / "var" / f"long_{args.minutes:g}min_720p.mp4", args.minutes)
-    command = [sys.executable, __file__, "--child", "--video", str(video), "--size", str(args.size)]
+    command = [sys.executable, __file__, "--child-stride", str(stride), "--video", str(video), "--size", str(args.size)]
     result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
     print(
         f"{video} ({video.stat().st_size / 2**20:.0f} MB), window {settings.window_s:g} s, {settings.num_frames} frames"
