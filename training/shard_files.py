@@ -29,7 +29,9 @@ def gather_on_main(items: Sequence[np.ndarray], group: ProcessGroup, beside: Pat
     if not group.distributed:
         return [list(items)]
     beside = Path(beside)
-    staging = Path(group.from_main(lambda: _new_staging(beside)))
+    # Rank 0 names the folder and creates nothing until every rank has the name: a rank lost
+    # before then leaves nothing behind (each share's write creates the folder).
+    staging = beside.parent / group.from_main(lambda: f".{beside.name}.shards-{uuid.uuid4().hex[:8]}")
     try:
         _write_share(staging / f"rank-{group.rank}", items)
         group.per_rank(len(items))  # every share is on disk
@@ -39,12 +41,6 @@ def gather_on_main(items: Sequence[np.ndarray], group: ProcessGroup, beside: Pat
     finally:
         if group.is_main:  # rank 0 removes the staging folder however the gathering ends
             shutil.rmtree(staging, ignore_errors=True)
-
-
-def _new_staging(beside: Path) -> str:
-    staging = beside.parent / f".{beside.name}.shards-{uuid.uuid4().hex[:8]}"
-    staging.mkdir(parents=True)
-    return str(staging)
 
 
 def _write_share(stem: Path, items: Sequence[np.ndarray]) -> None:
