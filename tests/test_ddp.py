@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from tests.loopback import free_port
-from tests.torchrun import COLLECTIVE_TIMEOUT_S, ROOT, RUN_TIMEOUT_S, rank_env, torchrun
+from tests.torchrun import COLLECTIVE_TIMEOUT_S, ROOT, RUN_TIMEOUT_S, hand_started_rank_env, torchrun
 from training.checkpoint import load_classifier
 from training.distributed import ProcessGroup, ShardSampler
 from training.evaluation import evaluate
@@ -129,7 +129,7 @@ def test_a_lost_rank_ends_the_run_with_a_clear_error_within_the_timeout(prepared
         subprocess.Popen(
             command,
             cwd=ROOT,
-            env=rank_env(RANK=str(r), LOCAL_RANK=str(r), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=port),
+            env=hand_started_rank_env(r, port),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

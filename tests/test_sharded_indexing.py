@@ -17,7 +17,7 @@ from indexing.frame_index import FrameIndex
 from indexing.index_builder import build_frame_index
 from tests.loopback import free_port
 from tests.test_feature_store import frozen_effnet
-from tests.torchrun import COLLECTIVE_TIMEOUT_S, ROOT, rank_env, torchrun
+from tests.torchrun import COLLECTIVE_TIMEOUT_S, ROOT, hand_started_rank_env, torchrun
 from training.feature_store import FeatureStore, build_feature_store
 from training.frame_cache import FrameCache
 from training.frame_features import model_feature_source
@@ -91,7 +91,7 @@ def test_a_rank_that_fails_leaves_the_previous_index_and_no_staging_behind(prepa
     ranks = []
     for rank, data in enumerate([prepared, tmp_path / "not-mounted"]):
         command = [sys.executable, "-m", "indexing", "frames", "--data", str(data), "--encoder", ENCODER]
-        env = rank_env(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
+        env = hand_started_rank_env(rank, port)
         ranks.append(
             subprocess.Popen(
                 [*command, "--index-dir", str(index_dir)], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True

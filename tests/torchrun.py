@@ -22,6 +22,13 @@ def rank_env(**extra: str) -> dict[str, str]:
     return {**inherited, "OMP_NUM_THREADS": "1", "ACTIVITY_DIST_TIMEOUT_S": str(COLLECTIVE_TIMEOUT_S), **extra}
 
 
+def hand_started_rank_env(rank: int, port: str, world_size: int = 2) -> dict[str, str]:
+    """What torchrun's agent would tell rank ``rank``, for ranks started by hand (as on a second node)."""
+    return rank_env(
+        RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size), MASTER_ADDR="127.0.0.1", MASTER_PORT=port
+    )
+
+
 def torchrun(module: str, args: list[str], nproc: int = 2) -> subprocess.CompletedProcess:
     """``torchrun --nproc_per_node N -m MODULE ARGS`` on 127.0.0.1; its output captured."""
     command = [
