@@ -27,6 +27,9 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     frames.add_argument("--nprobe", type=int, help="IVF lists searched per query (default: lists/16)")
     frames.add_argument("--ef-search", type=int, help="HNSW search breadth (default: 128)")
     frames.add_argument("--splits", default="train", help="comma-separated splits to index (default: train)")
+    frames.add_argument(
+        "--device", default="auto", help="where the encoder runs: auto (a GPU when present), cpu, cuda, cuda:1 ..."
+    )
     add_index_dir_option(frames)
     frames.set_defaults(handler=run_frames)
 
@@ -47,10 +50,11 @@ def run_frames(args: argparse.Namespace) -> int:
     """One process, or one rank of a ``torchrun`` launch: each rank embeds a share, rank 0 writes the index."""
     settings = settings_from(args)
     with process_group(settings.dist_timeout_s) as group:
+        # Under torchrun on GPUs, each rank embeds its share on its own GPU (LOCAL_RANK).
         index = build_frame_index(
             args.data or settings.prepared_dir,
             index_dir_from(args),
-            get_encoder(args.encoder),
+            get_encoder(args.encoder).to(group.device(args.device)),
             frames_per_clip=args.frames_per_clip,
             splits=[s.strip() for s in args.splits.split(",") if s.strip()],
             index_type=args.index_type,

@@ -4,8 +4,11 @@ import logging
 
 import numpy as np
 import pytest
+import torch
 
+from core.cli import run_cli
 from core.errors import ArtifactError
+from indexing.__main__ import main as indexing_main
 from indexing.encoders import get_encoder
 from indexing.encoders.pretrained import weights_available
 from tests.retrieval_data import TEST_ENCODER, shape_frames
@@ -39,6 +42,21 @@ def test_batching_does_not_change_vectors(encoder, frames):
     together = encoder.encode(frames)
     one_by_one = np.concatenate([encoder.encode(frames[i : i + 1]) for i in range(len(frames))])
     np.testing.assert_allclose(together, one_by_one, atol=1e-4)
+
+
+def test_the_encoder_runs_where_it_is_moved_and_a_missing_gpu_is_named(encoder, frames, tmp_path, capsys):
+    on_cpu = encoder.encode(frames)
+    assert encoder.to(torch.device("cpu")) is encoder and encoder.device == torch.device("cpu")
+    np.testing.assert_allclose(encoder.encode(frames), on_cpu, atol=1e-6)
+    if torch.cuda.is_available():  # a GPU machine checks the GPU's vectors against the CPU's
+        try:
+            np.testing.assert_allclose(encoder.to(torch.device("cuda")).encode(frames), on_cpu, atol=2e-3)
+        finally:
+            encoder.to(torch.device("cpu"))
+    else:  # the device is checked before any data is read
+        args = ["frames", "--data", str(tmp_path / "none"), "--index-dir", str(tmp_path / "index"), "--device", "cuda"]
+        assert run_cli(indexing_main, args) == 1
+        assert "no CUDA GPU is available" in capsys.readouterr().err
 
 
 def test_name_records_input_size_and_is_cached(encoder):

@@ -29,6 +29,12 @@ class Classifier:
         self.device = torch.device(device)
         self.model = loaded.model.to(self.device).eval()
 
+    def to(self, device: str | torch.device) -> "Classifier":
+        """Run on ``device`` from now on."""
+        self.device = torch.device(device)
+        self.model.to(self.device)
+        return self
+
     @classmethod
     def from_checkpoint(
         cls,

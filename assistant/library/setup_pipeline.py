@@ -26,6 +26,7 @@ from indexing.encoders import get_encoder
 from indexing.encoders.pretrained import shared_backbone_encoder
 from indexing.index_builder import build_frame_index
 from indexing.knowledge_base import KnowledgeBase
+from training.device import pick_device
 from training.download.source import is_remote, resolve_source
 from training.evaluation import evaluate
 from training.frame_cache import FrameCache
@@ -171,7 +172,8 @@ def run_setup(
             report.test_acc = evaluate(report.checkpoint, prepared, "test")["video_level"]["accuracy"]
 
     def index() -> None:
-        encoder = get_encoder(options.encoder or shared_backbone_encoder(options.model, options.size) or "auto")
+        name = options.encoder or shared_backbone_encoder(options.model, options.size) or "auto"
+        encoder = get_encoder(name).to(pick_device("auto"))  # where training ran
         built = build_frame_index(prepared, settings.index_dir, encoder, frames_per_clip=options.frames_per_clip)
         report.indexed_frames, report.indexed_clips, report.encoder = len(built), len(built.clip_ids()), encoder.name
 

@@ -47,18 +47,25 @@ class BackboneEncoder(FrameEncoder):
         self._std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
         self._backbone = backbone.eval().to(memory_format=torch.channels_last)
 
+    def to(self, device: torch.device) -> "BackboneEncoder":
+        self.device = torch.device(device)
+        self._backbone.to(self.device)
+        self._mean, self._std = self._mean.to(self.device), self._std.to(self.device)
+        return self
+
     def to_input(self, frames: np.ndarray) -> torch.Tensor:
         # NHWC uint8 viewed as NCHW is already channels-last; resizing uint8 before converting
         # to float is ~30x cheaper than resizing float (it matters next to a 13 ms/frame model).
-        images = torch.from_numpy(np.array(frames)).permute(0, 3, 1, 2)
+        # The uint8 frames cross to the device, a quarter of the bytes of the float input.
+        images = torch.from_numpy(np.array(frames)).to(self.device).permute(0, 3, 1, 2)
         if images.shape[-2:] != (self.image_size, self.image_size):
             images = F.interpolate(images, size=(self.image_size, self.image_size), mode="bilinear", antialias=True)
         images = (images.float() - self._mean) / self._std
         return images.contiguous(memory_format=torch.channels_last)
 
     def _embed_batch(self, frames: np.ndarray) -> np.ndarray:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            return self._backbone(self.to_input(frames)).float().numpy()
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            return self._backbone(self.to_input(frames)).float().cpu().numpy()
 
     @functools.cached_property
     def feature_key(self) -> str | None:

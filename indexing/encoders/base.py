@@ -34,11 +34,16 @@ class FrameEncoder(ABC):
     dim: int
     preprocessing: str
     batch_size: int = DEFAULT_BATCH_SIZE
+    device: torch.device = torch.device("cpu")
 
     @property
     def spec(self) -> dict[str, object]:
         """What must match between an index and the encoder that queries it."""
         return {"name": self.name, "dim": self.dim, "preprocessing": self.preprocessing}
+
+    @abstractmethod
+    def to(self, device: torch.device) -> "FrameEncoder":
+        """Run on ``device`` from now on (a GPU for a big index); vectors come back as numpy either way."""
 
     @abstractmethod
     def _embed_batch(self, frames: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from core.errors import ArtifactError
 from indexing.encoders.base import FrameEncoder
@@ -41,6 +42,11 @@ class CheckpointEncoder(FrameEncoder):
             f"frame preprocessing of checkpoint {path.name} (model {self._classifier.name}, "
             f"sha256 {file_digest(path)[:16]})"
         )
+
+    def to(self, device: torch.device) -> "CheckpointEncoder":
+        self._classifier.to(device)
+        self.device = self._classifier.device
+        return self
 
     def _embed_batch(self, frames: np.ndarray) -> np.ndarray:
         return np.asarray(self._classifier.frame_features(frames), dtype=np.float32)
