@@ -8,8 +8,10 @@ processes gets cores/N (``--threads`` fixes it, e.g. 1 to keep OpenMP from spinn
 machine); on a GPU machine pass ``--device cuda`` and the numbers are per GPU.
 
 The indexing part runs ``python -m indexing frames`` alone and under ``torchrun`` on a hard-linked
-copy of the prepared data without its feature stores (so every rank really embeds its share) and
-reports frames embedded per second from the index manifest's build time (process start excluded).
+copy of the prepared data without its feature stores (so every rank really embeds its share; with
+``--keep-features`` the stores stay, vectors are read from them and writing the thumbnails is most
+of the work) and reports frames indexed per second from the index manifest's build time (process
+start excluded).
 
 The KB part syncs ``kb/`` into an embedded Chroma folder and into a ``chroma run`` server on a
 loopback port, then times ``KnowledgeBase.search`` (query embedding included) over 100 questions.
@@ -17,6 +19,7 @@ loopback port, then times ``KnowledgeBase.search`` (query embedding included) ov
     python benchmarks/ddp.py                                  # synthetic motion clips, cnn3d, 1 and 2 CPU procs
     python benchmarks/ddp.py --data var/prepared --model r3d18 --device cuda --nproc 1 --batch-size 64 --skip-kb
     python benchmarks/ddp.py --data var/bench_setup/new/prepared --skip-training --skip-kb   # indexing only
+    python benchmarks/ddp.py --data var/bench_setup/new/prepared --skip-training --skip-kb --keep-features
 """
 
 import argparse
@@ -117,8 +120,10 @@ def index_frames_per_s(data: Path, out: Path, nproc: int, args: argparse.Namespa
 def index_figures(args: argparse.Namespace, work: Path) -> None:
     source = Path(args.data) if args.data else prepare_motion_data(work / "motion-index")
     data = work / "prepared-without-features"
-    shutil.copytree(source, data, copy_function=os.link, ignore=shutil.ignore_patterns("features"))
-    print(f"\n## Sharded indexing: `indexing frames` on {source} ({load_note()})\n")
+    ignore = None if args.keep_features else shutil.ignore_patterns("features")
+    shutil.copytree(source, data, copy_function=os.link, ignore=ignore)
+    vectors = "read from the feature store" if args.keep_features else "embedded"
+    print(f"\n## Sharded indexing: `indexing frames` on {source}, vectors {vectors} ({load_note()})\n")
     print("| processes | threads each | frames | frames/s | speed-up |")
     print("|---:|---:|---:|---:|---:|")
     base = None
@@ -175,6 +180,7 @@ def main() -> None:
     parser.add_argument("--skip-kb", action="store_true")
     parser.add_argument("--skip-index", action="store_true")
     parser.add_argument("--index-encoder", help="default: effnet_lite0 at the cache's frame size")
+    parser.add_argument("--keep-features", action="store_true", help="index from the data's feature stores")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ddp_bench_") as tmp:
         if not args.skip_training:

@@ -25,7 +25,7 @@ import platform
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import faiss
@@ -75,6 +75,35 @@ class FrameSampling:
     keep_aspect: bool = False
 
 
+def new_build_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def thumbnail_name(build_id: str, vector_id: int) -> str:
+    """Names carry the build id: a rebuild never overwrites the live index's thumbnails, and the
+    ranks of a sharded build, each writing its clips' thumbnails, never collide."""
+    return f"{build_id}-{vector_id}.jpg"
+
+
+def save_thumbnails(root: str | os.PathLike, build_id: str, first_id: int, frames: np.ndarray) -> list[str]:
+    """Write ``frames`` as the thumbnails of vectors ``first_id``, ``first_id + 1``, ... of build
+    ``build_id``; returns their names under ``thumbs/``."""
+    folder = Path(root) / THUMBS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [thumbnail_name(build_id, first_id + n) for n in range(len(frames))]
+    for name, frame in zip(names, frames, strict=True):
+        Image.fromarray(np.ascontiguousarray(frame)).save(folder / name, quality=THUMB_QUALITY)
+    return names
+
+
+def remove_uncommitted_build(root: str | os.PathLike, build_id: str) -> None:
+    """Delete the thumbnails of a build that failed before its manifest was committed."""
+    root = Path(root)
+    if _committed_build_id(root) != build_id:
+        for path in (root / THUMBS_DIR).glob(f"{build_id}-*.jpg"):
+            path.unlink(missing_ok=True)
+
+
 class FrameIndex:
     def __init__(
         self,
@@ -102,8 +131,11 @@ class FrameIndex:
         *,
         sampling: FrameSampling,
         source: str = "",
+        build_id: str | None = None,
     ) -> "FrameIndex":
-        """An empty index (trained on ``training_vectors`` for IVF types); nothing is written yet."""
+        """An empty index (trained on ``training_vectors`` for IVF types); nothing is written yet.
+
+        A sharded build passes the ``build_id`` its ranks named their thumbnails with."""
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -112,7 +144,7 @@ class FrameIndex:
             "index_type": index_type.to_dict(),
             "sampling": asdict(sampling),
             "source": source,
-            "build_id": uuid.uuid4().hex[:12],
+            "build_id": build_id or new_build_id(),
             "next_id": 0,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "build_time_s": None,
@@ -203,7 +235,8 @@ class FrameIndex:
             )
 
     def add(self, vectors: np.ndarray, records: list[FrameRecord], thumbnails: np.ndarray | None = None) -> list[int]:
-        """Append vectors with their records (and uint8 thumbnail frames); returns their ids."""
+        """Append vectors with their records (and uint8 thumbnail frames, unless the records name
+        thumbnails already written by ``save_thumbnails``); returns their ids."""
         self._check_writable()
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[1] != self.manifest["dim"] or len(vectors) != len(records):
@@ -211,7 +244,8 @@ class FrameIndex:
         start = self.manifest["next_id"]
         ids = list(range(start, start + len(records)))
         if thumbnails is not None:
-            records = [self._write_thumbnail(i, frame, r) for i, frame, r in zip(ids, thumbnails, records, strict=True)]
+            names = save_thumbnails(self.root, self.manifest["build_id"], start, thumbnails)
+            records = [replace(record, thumbnail=name) for record, name in zip(records, names, strict=True)]
         self.index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
         self.records.update(zip(ids, records, strict=True))
         self.manifest["next_id"] = start + len(records)
@@ -239,13 +273,6 @@ class FrameIndex:
         rebuilt = create_index(self.index_type, self.manifest["dim"], vectors[keep])
         rebuilt.add_with_ids(vectors[keep], all_ids[keep])
         self.index = rebuilt
-
-    def _write_thumbnail(self, vector_id: int, frame: np.ndarray, record: FrameRecord) -> FrameRecord:
-        # Names carry the build id: a rebuild never overwrites the live index's thumbnails.
-        name = f"{self.manifest['build_id']}-{vector_id}.jpg"
-        (self.root / THUMBS_DIR).mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.ascontiguousarray(frame)).save(self.root / THUMBS_DIR / name, quality=THUMB_QUALITY)
-        return FrameRecord(**{**asdict(record), "thumbnail": name})
 
     # -- querying -------------------------------------------------------------------------------
     def search(self, vectors: np.ndarray, k: int) -> list[list[FrameHit]]:

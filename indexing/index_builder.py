@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,16 @@ from tqdm import tqdm
 from core.errors import ArtifactError, DatasetError
 from indexing.encoders import FrameEncoder
 from indexing.encoders.base import l2_normalise
-from indexing.frame_index import FrameIndex, FrameRecord, FrameSampling, open_frame_index
+from indexing.frame_index import (
+    FrameIndex,
+    FrameRecord,
+    FrameSampling,
+    new_build_id,
+    open_frame_index,
+    remove_uncommitted_build,
+    save_thumbnails,
+    thumbnail_name,
+)
 from indexing.frame_sampling import frame_selection
 from indexing.index_types import choose_index_type
 from training.distributed import ProcessGroup
@@ -83,10 +93,13 @@ def build_frame_index(
 ) -> FrameIndex | None:
     """Embed ``frames_per_clip`` frames of every clip in ``splits`` and save a new index.
 
-    Under ``torchrun`` every rank calls this with its ``group``: each embeds a contiguous share
-    of the clips, rank 0 gathers the shares in clip order (``gather_on_main``), builds the index
-    and saves it (atomically, as every save) and returns it; the other ranks return None. The
-    result is the one-process index: the same records in the same order, the same vectors.
+    Each clip's frames are read once, for its vectors and its thumbnails. Under ``torchrun``
+    every rank calls this with its ``group``: each indexes a contiguous share of the clips
+    (vectors, and thumbnails written straight into the index folder under the build id rank 0
+    chose), rank 0 gathers the vectors in clip order (``gather_on_main``), builds the index and
+    saves it (atomically, as every save) and returns it; the other ranks return None. The result
+    is the one-process index: the same records in the same order, the same vectors. A build that
+    fails leaves no thumbnails behind.
     """
     group = group or ProcessGroup()
     started = time.perf_counter()
@@ -97,37 +110,57 @@ def build_frame_index(
     store = FeatureStore.open(prepared_dir, encoder.feature_key) if encoder.feature_key else None
     if store is not None:
         log.info("frame vectors from the feature store %s", store.root)
-    share = [rows[n] for n in group.share(len(rows))]
-    embedded = [
-        _clip_vectors(cache, store, encoder, row, frames_per_clip)
-        for row in tqdm(share, desc=f"embed ({encoder.name})", unit="clip", disable=not group.is_main)
-    ]
-    shares = gather_on_main(embedded, group, Path(index_dir))
-    if shares is None:
-        return None  # not rank 0: its share is with rank 0
-    vectors = [clip_vectors for share in shares for clip_vectors in share]
-    records = [_clip_records(cache, row, frames_per_clip) for row in rows]
-    # IVF trains on every vector before any is added; thumbnails are re-read from the cache
-    # clip by clip afterwards instead of being held in memory.
-    all_vectors = np.concatenate(vectors)
-    sampling = FrameSampling(frames_per_clip, int(cache.config["size"]), bool(cache.config.get("keep_aspect")))
-    kind = choose_index_type(index_type, len(all_vectors), nprobe=nprobe, ef_search=ef_search)
-    index = FrameIndex.create(index_dir, encoder, kind, all_vectors, sampling=sampling, source=str(prepared_dir))
-    for row, clip_vectors, clip_records in zip(rows, vectors, records, strict=True):
-        index.add(clip_vectors, clip_records, cached_clip_frames(cache, row, frames_per_clip)[0])
-    index.manifest["build_time_s"] = round(time.perf_counter() - started, 2)
-    index.manifest["clips_per_rank"] = [len(share) for share in shares]
-    index.save()
+    build_id = group.from_main(new_build_id)
+    # Every cached clip has the same frame count, so clip n's vectors are ids n*per_clip onwards.
+    per_clip = len(frame_selection(int(cache.config["num_clips"]) * int(cache.config["num_frames"]), frames_per_clip))
+    try:
+        embedded = [
+            _index_clip(cache, store, encoder, rows[n], frames_per_clip, (index_dir, build_id, n * per_clip))
+            for n in tqdm(
+                group.share(len(rows)), desc=f"index ({encoder.name})", unit="clip", disable=not group.is_main
+            )
+        ]
+        shares = gather_on_main(embedded, group, Path(index_dir))
+        if shares is None:
+            return None  # not rank 0: its share is with rank 0
+        # IVF trains on every vector before any is added.
+        vectors = np.concatenate([clip_vectors for share in shares for clip_vectors in share])
+        records = [
+            replace(record, thumbnail=thumbnail_name(build_id, vector_id))
+            for vector_id, record in enumerate(
+                record for row in rows for record in _clip_records(cache, row, frames_per_clip)
+            )
+        ]
+        sampling = FrameSampling(frames_per_clip, int(cache.config["size"]), bool(cache.config.get("keep_aspect")))
+        kind = choose_index_type(index_type, len(vectors), nprobe=nprobe, ef_search=ef_search)
+        index = FrameIndex.create(
+            index_dir, encoder, kind, vectors, sampling=sampling, source=str(prepared_dir), build_id=build_id
+        )
+        index.add(vectors, records)
+        index.manifest["build_time_s"] = round(time.perf_counter() - started, 2)
+        index.manifest["clips_per_rank"] = [len(share) for share in shares]
+        index.save()
+    except BaseException:
+        remove_uncommitted_build(index_dir, build_id)
+        raise
     log.info("indexed %d frames of %d clips in %s", len(index), len(rows), index_dir)
     return index
 
 
-def _clip_vectors(
-    cache: FrameCache, store: FeatureStore | None, encoder: FrameEncoder, row: ManifestRow, per_clip: int
+def _index_clip(
+    cache: FrameCache,
+    store: FeatureStore | None,
+    encoder: FrameEncoder,
+    row: ManifestRow,
+    per_clip: int,
+    thumbnails: tuple[str | os.PathLike, str, int],
 ) -> np.ndarray:
-    """The clip's frame vectors: read from the feature store when it has them, else embedded now."""
+    """Write the clip's thumbnails (``thumbnails``: index folder, build id, first vector id) and return
+    its frame vectors: read from the feature store when it has them, else embedded now."""
+    frames, _ = cached_clip_frames(cache, row, per_clip)
+    save_thumbnails(*thumbnails, frames)
     if store is None:
-        return encoder.encode(cached_clip_frames(cache, row, per_clip)[0])
+        return encoder.encode(frames)
     chosen, _ = cached_frame_choice(cache, row, per_clip)
     return l2_normalise(np.asarray(store.frames(row.clip_id)[chosen], dtype=np.float32))
 

@@ -1,6 +1,7 @@
 """Shared fixtures: a synthetic motion dataset on disk and its prepared frame cache."""
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,15 @@ from training.sources import load_source
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 keep_freed_memory()  # as every product command does: in-process tests run the way users' processes do
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _temp_files_under_pytests_folder(tmp_path_factory):
+    """What the libraries driven by the tests leave in the system temp folder (gradio_client leaves an
+    empty folder there for every file it downloads) goes under pytest's own folder, which pytest prunes."""
+    previous, tempfile.tempdir = tempfile.tempdir, str(tmp_path_factory.mktemp("system-tmp"))
+    yield
+    tempfile.tempdir = previous
 
 
 @pytest.fixture(scope="session")

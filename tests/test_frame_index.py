@@ -12,7 +12,7 @@ from core.errors import ArtifactError
 from indexing.clip_search import search_clip
 from indexing.encoders import get_encoder
 from indexing.frame_index import FrameIndex, open_frame_index
-from indexing.index_builder import add_videos, cached_clip_frames, remove_clips
+from indexing.index_builder import add_videos, build_frame_index, cached_clip_frames, remove_clips
 from indexing.index_types import choose_index_type, create_index
 from tests.retrieval_data import TEST_ENCODER, prepared_shapes, shapes_index
 from training.frame_cache import FrameCache
@@ -145,6 +145,28 @@ def test_a_crash_mid_save_leaves_the_previous_index_loadable(built, cache, index
     assert [(h.vector_id, h.score) for h in survivor.search(query, 5)[0]] == before
     survivor.save()  # the next good save removes the files the crashed one left behind
     assert len(list(index_copy.glob("index-*.faiss"))) == len(list(index_copy.glob("metadata-*.jsonl"))) == 1
+
+
+def test_a_rebuild_that_fails_half_way_leaves_the_live_index_and_only_its_thumbnails(
+    built, shapes_base, index_copy, monkeypatch
+):
+    live, encoder = open_frame_index(index_copy)
+    encode, calls = encoder.encode, []
+
+    def encode_until_the_fourth_clip(frames):
+        calls.append(len(frames))
+        if len(calls) == 4:
+            raise RuntimeError("out of memory (simulated)")
+        return encode(frames)
+
+    monkeypatch.setattr(encoder, "encode", encode_until_the_fourth_clip)
+    with pytest.raises(RuntimeError, match="simulated"):
+        build_frame_index(prepared_shapes(shapes_base), index_copy, encoder, frames_per_clip=4)
+    monkeypatch.undo()
+    assert len(calls) == 4  # three clips' thumbnails were written before the failure
+    after = FrameIndex.load(index_copy, encoder)
+    assert after.manifest["build_id"] == live.manifest["build_id"] and len(after) == len(live)
+    assert {p.name for p in (index_copy / "thumbs").iterdir()} == {r.thumbnail for r in live.records.values()}
 
 
 @pytest.mark.parametrize("kind", ["ivf", "hnsw"])

@@ -58,6 +58,11 @@ def test_two_ranks_index_and_extract_features_like_one_process(prepared, tmp_pat
     assert _records(sharded) == _records(alone) and len(sharded) == len(alone) > 0
     np.testing.assert_allclose(_vectors(sharded), _vectors(alone), atol=1e-5)
     assert [p.name for p in tmp_path.iterdir() if "shards" in p.name] == []  # staging folders removed
+    # Each rank wrote its own clips' thumbnails: every record has its picture, the one-process one.
+    assert {p.name for p in (sharded.root / "thumbs").iterdir()} == {r.thumbnail for r in sharded.records.values()}
+    for vector_id, record in sharded.records.items():
+        picture = sharded.thumbnail_path(record).read_bytes()
+        assert picture == alone.thumbnail_path(alone.records[vector_id]).read_bytes()
 
     # Training a frozen frame model on 2 ranks builds the feature store, each rank a share of it.
     train = ["train", "--model", "effnet_frames", "--freeze-backbone", "--data", str(prepared), "--epochs", "1"]
@@ -108,3 +113,5 @@ def test_a_rank_that_fails_leaves_the_previous_index_and_no_staging_behind(prepa
     after = FrameIndex.load(index_dir)
     assert after.manifest["build_id"] == before.manifest["build_id"] and len(after) == len(before)
     assert [p.name for p in tmp_path.iterdir() if "shards" in p.name] == []
+    # Only the live build's thumbnails (the clean-up of a half-written build: test_frame_index).
+    assert {p.name for p in (index_dir / "thumbs").iterdir()} == {r.thumbnail for r in before.records.values()}
