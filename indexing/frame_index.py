@@ -96,14 +96,6 @@ def save_thumbnails(root: str | os.PathLike, build_id: str, first_id: int, frame
     return names
 
 
-def remove_uncommitted_build(root: str | os.PathLike, build_id: str) -> None:
-    """Delete the thumbnails of a build that failed before its manifest was committed."""
-    root = Path(root)
-    if _committed_build_id(root) != build_id:
-        for path in (root / THUMBS_DIR).glob(f"{build_id}-*.jpg"):
-            path.unlink(missing_ok=True)
-
-
 class FrameIndex:
     def __init__(
         self,
@@ -298,7 +290,7 @@ class FrameIndex:
         return self.root
 
     def _save_locked(self) -> None:
-        previous_build = _committed_build_id(self.root)
+        previous_build = committed_build_id(self.root)
         token = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
         files = {"index": f"index-{token}.faiss", "metadata": f"metadata-{token}.jsonl"}
         write_index_file(self.index, self.root / files["index"])
@@ -338,7 +330,8 @@ class FrameIndex:
                     path.unlink(missing_ok=True)
 
 
-def _committed_build_id(root: Path) -> str | None:
+def committed_build_id(root: Path) -> str | None:
+    """The build id the index's manifest names; None when there is no readable one."""
     try:
         return json.loads((root / MANIFEST_FILE).read_text(encoding="utf-8")).get("build_id")
     except (OSError, ValueError):

@@ -7,6 +7,7 @@ from it and the backbone does not run again. ``torchrun ... -m indexing frames``
 clips out between ranks (``build_frame_index``).
 """
 
+import contextlib
 import logging
 import os
 import time
@@ -18,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from core.errors import ArtifactError, DatasetError
+from indexing.build_leftovers import build_lease, remove_build, remove_dead_builds, staging_folder
 from indexing.encoders import FrameEncoder
 from indexing.encoders.base import l2_normalise
 from indexing.frame_index import (
@@ -26,7 +28,6 @@ from indexing.frame_index import (
     FrameSampling,
     new_build_id,
     open_frame_index,
-    remove_uncommitted_build,
     save_thumbnails,
     thumbnail_name,
 )
@@ -99,7 +100,7 @@ def build_frame_index(
     chose), rank 0 gathers the vectors in clip order (``gather_on_main``), builds the index and
     saves it (atomically, as every save) and returns it; the other ranks return None. The result
     is the one-process index: the same records in the same order, the same vectors. A build that
-    fails leaves no thumbnails behind.
+    fails removes what it wrote; one that died is cleaned up by the next (``build_leftovers``).
     """
     group = group or ProcessGroup()
     started = time.perf_counter()
@@ -110,41 +111,50 @@ def build_frame_index(
     store = FeatureStore.open(prepared_dir, encoder.feature_key) if encoder.feature_key else None
     if store is not None:
         log.info("frame vectors from the feature store %s", store.root)
-    build_id = group.from_main(new_build_id)
     # Every cached clip has the same frame count, so clip n's vectors are ids n*per_clip onwards.
     per_clip = len(frame_selection(int(cache.config["num_clips"]) * int(cache.config["num_frames"]), frames_per_clip))
-    try:
-        embedded = [
-            _index_clip(cache, store, encoder, rows[n], frames_per_clip, (index_dir, build_id, n * per_clip))
-            for n in tqdm(
-                group.share(len(rows)), desc=f"index ({encoder.name})", unit="clip", disable=not group.is_main
+    with contextlib.ExitStack() as lease:
+        build_id = group.from_main(lambda: _start_build(index_dir, lease))
+        try:
+            embedded = [
+                _index_clip(cache, store, encoder, rows[n], frames_per_clip, (index_dir, build_id, n * per_clip))
+                for n in tqdm(
+                    group.share(len(rows)), desc=f"index ({encoder.name})", unit="clip", disable=not group.is_main
+                )
+            ]
+            shares = gather_on_main(embedded, group, staging_folder(index_dir, build_id))
+            if shares is None:
+                return None  # not rank 0: its share is with rank 0
+            # IVF trains on every vector before any is added.
+            vectors = np.concatenate([clip_vectors for share in shares for clip_vectors in share])
+            records = [
+                replace(record, thumbnail=thumbnail_name(build_id, vector_id))
+                for vector_id, record in enumerate(
+                    record for row in rows for record in _clip_records(cache, row, frames_per_clip)
+                )
+            ]
+            sampling = FrameSampling(frames_per_clip, int(cache.config["size"]), bool(cache.config.get("keep_aspect")))
+            kind = choose_index_type(index_type, len(vectors), nprobe=nprobe, ef_search=ef_search)
+            index = FrameIndex.create(
+                index_dir, encoder, kind, vectors, sampling=sampling, source=str(prepared_dir), build_id=build_id
             )
-        ]
-        shares = gather_on_main(embedded, group, Path(index_dir))
-        if shares is None:
-            return None  # not rank 0: its share is with rank 0
-        # IVF trains on every vector before any is added.
-        vectors = np.concatenate([clip_vectors for share in shares for clip_vectors in share])
-        records = [
-            replace(record, thumbnail=thumbnail_name(build_id, vector_id))
-            for vector_id, record in enumerate(
-                record for row in rows for record in _clip_records(cache, row, frames_per_clip)
-            )
-        ]
-        sampling = FrameSampling(frames_per_clip, int(cache.config["size"]), bool(cache.config.get("keep_aspect")))
-        kind = choose_index_type(index_type, len(vectors), nprobe=nprobe, ef_search=ef_search)
-        index = FrameIndex.create(
-            index_dir, encoder, kind, vectors, sampling=sampling, source=str(prepared_dir), build_id=build_id
-        )
-        index.add(vectors, records)
-        index.manifest["build_time_s"] = round(time.perf_counter() - started, 2)
-        index.manifest["clips_per_rank"] = [len(share) for share in shares]
-        index.save()
-    except BaseException:
-        remove_uncommitted_build(index_dir, build_id)
-        raise
+            index.add(vectors, records)
+            index.manifest["build_time_s"] = round(time.perf_counter() - started, 2)
+            index.manifest["clips_per_rank"] = [len(share) for share in shares]
+            index.save()
+        except BaseException:
+            remove_build(index_dir, build_id)
+            raise
     log.info("indexed %d frames of %d clips in %s", len(index), len(rows), index_dir)
     return index
+
+
+def _start_build(index_dir: str | os.PathLike, lease: contextlib.ExitStack) -> str:
+    """Rank 0: clear what dead builds left, then name the new build and hold its lease in ``lease``."""
+    remove_dead_builds(index_dir)
+    build_id = new_build_id()
+    lease.enter_context(build_lease(index_dir, build_id))
+    return build_id
 
 
 def _index_clip(

@@ -2,15 +2,14 @@
 
 Under ``torchrun`` each rank computes its share of a result (frame vectors of its clips, say);
 rank 0 needs all of it to build one artifact. Each rank writes its arrays into one ``.npy`` file
-in a staging folder beside the artifact, on the filesystem every rank already shares (the
-prepared cache is read by all of them); after a barrier rank 0 maps the files, hands back the
-arrays in rank order and removes the folder. Nothing is pickled and no rank holds another's
+in a staging folder the caller names (beside the artifact, on the filesystem every rank already
+shares: the prepared cache is read by all of them); after a barrier rank 0 maps the files, hands
+back the arrays in rank order and removes the folder. Nothing is pickled and no rank holds another's
 share in memory until rank 0 reads it.
 """
 
 import json
 import shutil
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,17 +20,14 @@ from core.errors import ArtifactError
 from training.distributed import ProcessGroup
 
 
-def gather_on_main(items: Sequence[np.ndarray], group: ProcessGroup, beside: Path) -> list[list[np.ndarray]] | None:
+def gather_on_main(items: Sequence[np.ndarray], group: ProcessGroup, staging: Path) -> list[list[np.ndarray]] | None:
     """Every rank's ``items`` (arrays with the same trailing shape) on rank 0: one list per rank, in rank order.
 
     Other ranks get None. In one process ``items`` come back as the only share, with no files written.
+    ``staging`` must be the same path on every rank, new to this gathering (each share's write creates it).
     """
     if not group.distributed:
         return [list(items)]
-    beside = Path(beside)
-    # Rank 0 names the folder and creates nothing until every rank has the name: a rank lost
-    # before then leaves nothing behind (each share's write creates the folder).
-    staging = beside.parent / group.from_main(lambda: f".{beside.name}.shards-{uuid.uuid4().hex[:8]}")
     try:
         _write_share(staging / f"rank-{group.rank}", items)
         group.per_rank(len(items))  # every share is on disk
