@@ -181,8 +181,12 @@ def main() -> None:
     parser.add_argument("--skip-index", action="store_true")
     parser.add_argument("--index-encoder", help="default: effnet_lite0 at the cache's frame size")
     parser.add_argument("--keep-features", action="store_true", help="index from the data's feature stores")
+    parser.add_argument(
+        "--work-dir", type=Path, default=ROOT / "var", help="where the runs and indexes go (default: var/, as the app's)"
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="ddp_bench_") as tmp:
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="ddp_bench_", dir=args.work_dir) as tmp:
         if not args.skip_training:
             training_figures(args, Path(tmp))
         if not args.skip_index:
