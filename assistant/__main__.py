@@ -10,10 +10,19 @@ python -m assistant explain clip.mp4 --label Diving --out explained/
 import sys
 
 from assistant.cli import ask, calibrate, explain, setup, zeroshot
-from core.cli import CLIP_OPTIONS, KB_OPTIONS, LLM_OPTIONS, LOCATION_OPTIONS, build_parser, dispatch, run_cli
+from core.cli import (
+    CLIP_OPTIONS,
+    DEVICE_OPTIONS,
+    KB_OPTIONS,
+    LLM_OPTIONS,
+    LOCATION_OPTIONS,
+    build_parser,
+    dispatch,
+    run_cli,
+)
 
 COMMAND_MODULES = [ask, calibrate, explain, setup, zeroshot]
-GLOBAL_OPTIONS = (*LOCATION_OPTIONS, *KB_OPTIONS, *LLM_OPTIONS, *CLIP_OPTIONS)
+GLOBAL_OPTIONS = (*LOCATION_OPTIONS, *DEVICE_OPTIONS, *KB_OPTIONS, *LLM_OPTIONS, *CLIP_OPTIONS)
 
 
 def parser():

@@ -182,7 +182,10 @@ def main() -> None:
     parser.add_argument("--index-encoder", help="default: effnet_lite0 at the cache's frame size")
     parser.add_argument("--keep-features", action="store_true", help="index from the data's feature stores")
     parser.add_argument(
-        "--work-dir", type=Path, default=ROOT / "var", help="where the runs and indexes go (default: var/, as the app's)"
+        "--work-dir",
+        type=Path,
+        default=ROOT / "var",
+        help="where the runs and indexes go (default: var/, as the app's)",
     )
     args = parser.parse_args()
     args.work_dir.mkdir(parents=True, exist_ok=True)

@@ -62,6 +62,13 @@ KB_OPTIONS = (
         {"help": "Chroma server holding the KB, http://host:port (default: $ACTIVITY_CHROMA_URL, else embedded)"},
     ),
 )
+DEVICE_OPTIONS = (
+    GlobalOption(
+        "--device",
+        "device",
+        {"help": "where the models run: auto (a GPU when present; default: $ACTIVITY_DEVICE), cpu, cuda"},
+    ),
+)
 LLM_OPTIONS = (
     GlobalOption("--llm", "llm_provider", {"choices": LLM_PROVIDERS, "help": "answer writer (default: auto)"}),
 )

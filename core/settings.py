@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     local_model: str = "gemma3-270m"
     local_model_path: Path | None = None
 
+    # Where the app, ``assistant ask``/``explain``/``setup`` run the models: auto (a GPU when present), cpu, cuda:1 ...
+    device: str = "auto"
     # Every command and the app keep freed memory mapped (``core.memory``): much faster, larger RSS.
     keep_freed_memory: bool = True
 

@@ -19,6 +19,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from assistant.analysis.evidence import FusionSettings, MissingPart
 from assistant.analysis.fusion import DEFAULT_FUSION
 from assistant.library.active_checkpoint import find_active_checkpoint
@@ -30,6 +32,7 @@ from indexing.clip_model import clip_spec
 from indexing.encoders import FrameEncoder
 from indexing.frame_index import MANIFEST_FILE, FrameIndex, open_frame_index
 from indexing.knowledge_base import KnowledgeBase
+from training.device import pick_device
 from training.inference import Classifier
 
 log = logging.getLogger(__name__)
@@ -161,8 +164,9 @@ class Resources:
         fingerprints = file_fingerprints(settings)
         missing: list[MissingPart] = []
         notes: list[str] = []
-        classifier, checkpoint = _load_classifier(settings, missing)
-        index, encoder = _load_index(settings, missing)
+        device = pick_device(settings.device)  # a GPU asked for but absent is an error, not a missing part
+        classifier, checkpoint = _load_classifier(settings, device, missing)
+        index, encoder = _load_index(settings, device, missing)
         shared_kb = shared_kb or SharedKnowledgeBase(settings)
         kb = shared_kb.available()
         if kb is None:
@@ -219,19 +223,23 @@ class Resources:
         }
 
 
-def _load_classifier(settings: Settings, missing: list[MissingPart]) -> tuple[Classifier | None, Path | None]:
+def _load_classifier(
+    settings: Settings, device: torch.device, missing: list[MissingPart]
+) -> tuple[Classifier | None, Path | None]:
     try:
         path = find_active_checkpoint(settings)
         if path is None:
             missing.append(missing_part(settings, "classifier", f"No trained classifier in {settings.runs_dir}."))
             return None, None
-        return Classifier.from_checkpoint(path), path
+        return Classifier.from_checkpoint(path, device=device), path
     except AssistantError as error:
         missing.append(missing_part(settings, "classifier", str(error)))
         return None, None
 
 
-def _load_index(settings: Settings, missing: list[MissingPart]) -> tuple[FrameIndex | None, FrameEncoder | None]:
+def _load_index(
+    settings: Settings, device: torch.device, missing: list[MissingPart]
+) -> tuple[FrameIndex | None, FrameEncoder | None]:
     root = settings.index_dir
     if not (root / MANIFEST_FILE).is_file():
         missing.append(missing_part(settings, "frame index", f"No frame index in {root}."))
@@ -244,7 +252,7 @@ def _load_index(settings: Settings, missing: list[MissingPart]) -> tuple[FrameIn
     if len(index) == 0:
         missing.append(missing_part(settings, "frame index", f"The frame index in {root} is empty."))
         return None, None
-    return index, encoder
+    return index, encoder.to(device)
 
 
 def _load_fusion(

@@ -161,6 +161,7 @@ def run_setup(
             freeze_backbone=True,
             patience=0,
             cached_features=options.cached_features,
+            device=settings.device,
         )
         run_dir = resolve_run_dir(settings.runs_dir, options.model, None, resume=False)
         metrics = train(config, run_dir, argv=["setup", str(source)])
@@ -173,7 +174,7 @@ def run_setup(
 
     def index() -> None:
         name = options.encoder or shared_backbone_encoder(options.model, options.size) or "auto"
-        encoder = get_encoder(name).to(pick_device("auto"))  # where training ran
+        encoder = get_encoder(name).to(pick_device(settings.device))  # where training ran
         built = build_frame_index(prepared, settings.index_dir, encoder, frames_per_clip=options.frames_per_clip)
         report.indexed_frames, report.indexed_clips, report.encoder = len(built), len(built.clip_ids()), encoder.name
 
