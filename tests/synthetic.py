@@ -82,13 +82,13 @@ def write_ffmpeg(
     return path
 
 
-def write_phone_like_vfr(path: Path) -> tuple[Path, np.ndarray]:
+def write_phone_like_vfr(path: Path, codec: Sequence[str] = ("-c:v", "libx264", "-qp", "0")) -> tuple[Path, np.ndarray]:
     """80 frames, frame i grey level 3*i: 60 at 30 fps (0-2 s), then 20 at 5 fps (2-6 s), as a phone
     drops its rate in low light. Returns (path, each frame's true presentation time)."""
     shown = np.array([i / 30 if i < 60 else 2 + (i - 60) / 5 for i in range(80)])
     grey = np.stack([np.full((48, 64, 3), 3 * i, np.uint8) for i in range(80)])
     setpts = "setpts='if(lt(N,60),N/30,2+(N-60)/5)/TB'"
-    args = ("-vf", setpts, "-fps_mode", "vfr", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-qp", "0")
+    args = ("-vf", setpts, "-fps_mode", "vfr", *codec, "-pix_fmt", "yuv420p")
     return write_ffmpeg(path, grey, fps=30, codec_args=args), shown
 
 

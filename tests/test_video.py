@@ -130,6 +130,19 @@ def test_av1_which_opencv_cannot_decode_is_read_through_ffmpeg(tmp_path):
     assert clip.times_s.tolist() == pytest.approx([0.2, 0.6, 1.0, 1.4, 1.8])
 
 
+def test_variable_frame_rate_av1_through_ffmpeg_keeps_its_true_times(tmp_path):
+    """The fallback's pipe carries no timestamps: the packets' presentation times time the frames."""
+    path, shown = write_phone_like_vfr(tmp_path / "phone.mp4", codec=("-c:v", "libsvtav1", "-preset", "12"))
+    assert not cv2.VideoCapture(str(path)).grab()  # decoded by the fallback
+    video = decode_windows(path, window_s=2.0, stride_s=1.0, num_frames=4, size=16)
+    assert video.info.variable_rate and video.info.frame_count == 80
+    assert video.info.duration_s == pytest.approx(6.0, abs=0.01)
+    assert [c.start_s for c in video.clips] == pytest.approx([0, 1, 2, 3, 4], abs=0.01)
+    for clip in video.clips:
+        np.testing.assert_allclose(clip.times_s, shown[clip.frame_indices], atol=1e-3)
+        np.testing.assert_allclose(clip.frames.mean(axis=(1, 2, 3)), 3 * clip.frame_indices, atol=6)
+
+
 def test_the_ffmpeg_fallback_sees_the_picture_opencv_sees(tmp_path):
     """Large frames are shrunk in ffmpeg before they cross the pipe; the model inputs stay the same."""
     path = write_ffmpeg(
