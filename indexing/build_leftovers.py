@@ -68,9 +68,10 @@ def remove_dead_builds(index_dir: str | os.PathLike) -> list[str]:
     builds |= {path.name[len(LEASE_PREFIX) : -len(LEASE_SUFFIX)] for path in index_dir.glob(f"{LEASE_PREFIX}*")}
     builds.discard(committed_build_id(index_dir))
     removed = []
+    if builds:
+        index_dir.mkdir(parents=True, exist_ok=True)  # a staging folder can outlive an index never committed
     for build_id in sorted(builds):
         lease = _lease_path(index_dir, build_id)
-        index_dir.mkdir(parents=True, exist_ok=True)
         lock = FileLock(lease)
         try:
             lock.acquire(timeout=0)
