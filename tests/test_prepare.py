@@ -13,7 +13,7 @@ from core.errors import DatasetError
 from indexing.encoders import get_encoder
 from indexing.index_builder import build_frame_index
 from tests.synthetic import write_phone_like_vfr
-from training.dataset import VideoDataset, make_loader
+from training.dataset import VideoDataset, clip_to_tensor, make_loader
 from training.frame_cache import FrameCache
 from training.prepare import PrepareConfig, prepare_dataset
 from training.sources import load_source
@@ -87,22 +87,28 @@ def test_prepare_refuses_to_mix_settings(synthetic_root, tmp_path):
         prepare_dataset(clips, tmp_path, PrepareConfig(num_frames=8, size=16, num_clips=1), workers=1)
 
 
-def test_eval_items_are_deterministic_and_normalised(prepared_synthetic):
+def test_eval_items_are_deterministic_uint8_crops_that_the_model_input_normalises(prepared_synthetic):
     cache = FrameCache(prepared_synthetic)
-    dataset = VideoDataset(cache, "test", cache.classes, train=False, crop_size=28, mean=(0, 0, 0), std=(1, 1, 1))
-    tensor, label, clip_id = dataset[0]
-    assert tensor.shape == (3, 8, 28, 28)
-    assert 0.0 <= tensor.min() and tensor.max() <= 1.0
-    assert torch.equal(tensor, dataset[0][0])
+    mean, std = (0.4, 0.5, 0.6), (0.2, 0.25, 0.3)
+    dataset = VideoDataset(cache, "test", cache.classes, train=False, crop_size=28, mean=mean, std=std)
+    item, label, clip_id = dataset[0]
+    raw = cache.load_frames(clip_id)[1, :, 2:30, 2:30]  # the middle cached clip, centre crop
+    assert item.dtype == torch.uint8 and torch.equal(item, torch.from_numpy(np.array(raw)))
+    assert torch.equal(item, dataset[0][0])
     assert cache.classes[label] == cache.row(clip_id).label
-    raw = cache.load_frames(clip_id)[1, :, 2:30, 2:30]
-    assert torch.allclose(tensor, torch.from_numpy(raw.astype(np.float32) / 255).permute(3, 0, 1, 2))
+    batch = dataset.model_input(torch.stack([item, item]))
+    assert batch.shape == (2, 3, 8, 28, 28) and batch.dtype == torch.float32 and batch.is_contiguous()
+    expected = (raw.astype(np.float32) / 255 - np.array(mean, np.float32)) / np.array(std, np.float32)
+    np.testing.assert_allclose(batch[1].numpy(), expected.transpose(3, 0, 1, 2), atol=1e-6)
+    # One formula: what inference feeds the model for this clip is what evaluation feeds it.
+    assert torch.equal(batch[0], clip_to_tensor(np.array(cache.load_frames(clip_id)[1]), 28, mean, std))
 
 
 def test_train_items_are_augmented_reproducibly(prepared_synthetic):
     cache = FrameCache(prepared_synthetic)
     dataset = VideoDataset(cache, "train", cache.classes, train=True, crop_size=24, seed=1)
     first = [dataset[i][0] for i in range(8)]
+    assert all(a.shape == (8, 24, 24, 3) and a.dtype == torch.uint8 for a in first)
     assert all(torch.equal(a, dataset[i][0]) for i, a in enumerate(first))
     dataset.set_epoch(1)
     assert any(not torch.equal(a, dataset[i][0]) for i, a in enumerate(first))

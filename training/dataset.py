@@ -1,8 +1,11 @@
 """Tensors for training and evaluation, read from the frame cache.
 
-Items are float tensors (C, T, H, W) scaled to [0, 1] and normalised with the model's mean/std.
-Training adds a random crop, a horizontal flip and a small temporal jitter; evaluation takes the
-centre crop, so the same clip always gives the same tensor.
+Items are the cropped uint8 frames (T, H, W, 3): a quarter of the bytes of float pixels to copy
+between loader processes and to the GPU, which is what limits a loader at hundreds of clips/s
+(``benchmarks/loader.py``). The dataset's ``model_input`` turns a batch of them, once on the
+model's device, into the normalised float (N, 3, T, H, W) the model reads. Training adds a random
+crop, a horizontal flip and a small temporal jitter; evaluation takes the centre crop, so the
+same clip always gives the same tensor.
 """
 
 from collections import Counter
@@ -20,14 +23,23 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def normalise(frames: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """uint8 (T, H, W, 3) -> float (3, T, H, W), scaled to [0, 1] then standardised."""
-    # A read-only view (memory-mapped cache frames) is copied: torch warns about tensors over it.
-    frames = np.ascontiguousarray(frames) if frames.flags.writeable else np.array(frames)
-    tensor = torch.from_numpy(frames).permute(3, 0, 1, 2).float().div_(255.0)
-    mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32).view(3, 1, 1, 1)
+def normalise_batch(clips: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """uint8 (N, T, H, W, 3), on any device -> float (N, 3, T, H, W) there, scaled to [0, 1] then standardised."""
+    # Channels move first while the data is one byte per value; the float passes then run contiguous.
+    tensor = clips.permute(0, 4, 1, 2, 3).contiguous().float().div_(255.0)
+    mean_t = torch.tensor(mean, dtype=torch.float32, device=clips.device).view(1, 3, 1, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32, device=clips.device).view(1, 3, 1, 1, 1)
     return tensor.sub_(mean_t).div_(std_t)
+
+
+def frames_tensor(frames: np.ndarray) -> torch.Tensor:
+    """uint8 frames as a contiguous tensor (a read-only memory-mapped view is copied: torch warns on those)."""
+    return torch.from_numpy(np.ascontiguousarray(frames) if frames.flags.writeable else np.array(frames))
+
+
+def normalise(frames: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """uint8 (T, H, W, 3) -> float (3, T, H, W): one clip through ``normalise_batch``."""
+    return normalise_batch(frames_tensor(frames)[None], mean, std)[0]
 
 
 def centre_crop(frames: np.ndarray, crop_size: int) -> np.ndarray:
@@ -95,6 +107,10 @@ class SplitDataset(Dataset):
     def item_rng(self, item: int) -> np.random.Generator | None:
         return np.random.default_rng((self.seed, self.epoch, item)) if self.train else None
 
+    def model_input(self, batch: torch.Tensor) -> torch.Tensor:
+        """What the model reads of a batch of items, once the batch is on the model's device."""
+        return batch
+
 
 class VideoDataset(SplitDataset):
     def __init__(
@@ -126,11 +142,12 @@ class VideoDataset(SplitDataset):
         else:
             clip = clips[len(clips) // 2]
         clip = clip[temporal_indices(len(clip), self.num_frames, rng)]
-        if rng is None:
-            tensor = clip_to_tensor(clip, self.crop_size, self.mean, self.std)
-        else:
-            tensor = normalise(self._random_crop_flip(clip, rng), self.mean, self.std)
-        return tensor, self.labels[item], row.clip_id
+        clip = centre_crop(clip, self.crop_size) if rng is None else self._random_crop_flip(clip, rng)
+        return frames_tensor(clip), self.labels[item], row.clip_id
+
+    def model_input(self, batch: torch.Tensor) -> torch.Tensor:
+        """uint8 items (N, T, H, W, 3) -> normalised float (N, 3, T, H, W), on the batch's device."""
+        return normalise_batch(batch, self.mean, self.std)
 
     def _random_crop_flip(self, clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         height, width = clip.shape[1:3]
@@ -157,8 +174,10 @@ def make_loader(
     num_workers: int = 0,
     seed: int = 0,
     sampler: Sampler[int] | None = None,
+    pin_memory: bool = False,
 ) -> DataLoader:
-    """A loader; ``balanced`` draws classes equally often (for imbalanced data).
+    """A loader; ``balanced`` draws classes equally often (for imbalanced data); ``pin_memory`` (for a
+    CUDA model) lets batches cross to the GPU while the next one is read.
 
     A ``sampler`` given by the caller (one rank's share in distributed training) replaces both
     ``shuffle`` and ``balanced``: it already carries them.
@@ -175,4 +194,5 @@ def make_loader(
         num_workers=num_workers,
         generator=generator,
         persistent_workers=num_workers > 0,
+        pin_memory=pin_memory,
     )

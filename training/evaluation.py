@@ -47,8 +47,9 @@ def clip_probabilities(
     loader = make_loader(dataset, batch_size, shuffle=False)
     with torch.inference_mode():
         for clips, batch_labels, batch_ids in tqdm(loader, desc=desc, unit="batch", disable=not progress):
+            inputs = dataset.model_input(clips.to(device))
             with autocast(device, amp):
-                logits = model(clips.to(device))
+                logits = model(inputs)
             probs.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
             labels.append(batch_labels.numpy())
             ids.extend(batch_ids)

@@ -177,6 +177,7 @@ def run_epoch(
     with torch.set_grad_enabled(training):
         for clips, labels, _ in bar:
             clips, labels = clips.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+            clips = loader.dataset.model_input(clips)
             with autocast(device, amp):
                 logits = model(clips)
                 loss = criterion(logits, labels)
@@ -375,6 +376,7 @@ class Trainer:
             num_workers=config.workers,
             seed=seed,
             sampler=self._shard(self.train_set, seed, train=True),
+            pin_memory=self.device.type == "cuda",
         )
         val_loader = make_loader(
             self.val_set,
@@ -382,6 +384,7 @@ class Trainer:
             shuffle=False,
             num_workers=config.workers,
             sampler=self._shard(self.val_set, seed, train=False),
+            pin_memory=self.device.type == "cuda",
         )
         progress = config.progress and self.group.is_main
         lr = self.optimizer.param_groups[0]["lr"]
