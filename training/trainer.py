@@ -226,6 +226,9 @@ class Trainer:
             check_classes(saved["classes"], self.classes, f"the data in {config.data}")
         self.device = self.group.device(config.device)
         self.amp = amp_enabled(self.device, config.amp)
+        # Training clips all have one shape: let cuDNN time its convolution kernels once and keep the
+        # fastest (as torchvision's video references do). CUDA runs were not bitwise repeatable anyway.
+        torch.backends.cudnn.benchmark = self.device.type == "cuda"
         self.preprocessing = preprocessing_for(config, self.cache)
         spec = get_spec(config.model)
         self.model_kwargs = spec.constructor_kwargs(
