@@ -28,7 +28,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     frames.add_argument("--ef-search", type=int, help="HNSW search breadth (default: 128)")
     frames.add_argument("--splits", default="train", help="comma-separated splits to index (default: train)")
     frames.add_argument(
-        "--device", default="auto", help="where the encoder runs: auto (a GPU when present), cpu, cuda, cuda:1 ..."
+        "--device", help="where the encoder runs: auto (a GPU when present; default: $ACTIVITY_DEVICE), cpu, cuda:1 ..."
     )
     add_index_dir_option(frames)
     frames.set_defaults(handler=run_frames)
@@ -54,7 +54,7 @@ def run_frames(args: argparse.Namespace) -> int:
         index = build_frame_index(
             args.data or settings.prepared_dir,
             index_dir_from(args),
-            get_encoder(args.encoder).to(group.device(args.device)),
+            get_encoder(args.encoder).to(group.device(args.device or settings.device)),
             frames_per_clip=args.frames_per_clip,
             splits=[s.strip() for s in args.splits.split(",") if s.strip()],
             index_type=args.index_type,
