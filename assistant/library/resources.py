@@ -93,7 +93,8 @@ class ZeroShotLoader:
         with self._lock:
             if self._scorer is None and self.missing is None:
                 try:
-                    self._scorer = ZeroShotScorer.load(clip_spec(self.settings), self.settings.data_dir)
+                    spec, device = clip_spec(self.settings), pick_device(self.settings.device)
+                    self._scorer = ZeroShotScorer.load(spec, self.settings.data_dir, device)
                 except AssistantError as error:
                     self.missing = missing_part(self.settings, "zero-shot", str(error))
             return self._scorer

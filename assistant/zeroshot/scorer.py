@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from assistant.analysis.retrieval import embed_windows
 from assistant.zeroshot.text_cache import CACHE_DIR, TextEmbeddingCache
@@ -77,9 +78,10 @@ class ZeroShotScorer:
         self.cache = TextEmbeddingCache(cache_dir)
 
     @classmethod
-    def load(cls, spec: ClipSpec, data_dir: str | Path) -> "ZeroShotScorer":
-        """Raises ``ArtifactError`` (after one logged warning) when the CLIP weights are not here."""
-        return cls(ClipEncoder(load_clip(spec)), Path(data_dir) / CACHE_DIR)
+    def load(cls, spec: ClipSpec, data_dir: str | Path, device: torch.device | None = None) -> "ZeroShotScorer":
+        """Frames are embedded on ``device`` (CPU by default; sentences, embedded once and cached, on the CPU).
+        Raises ``ArtifactError`` (after one logged warning) when the CLIP weights are not here."""
+        return cls(ClipEncoder(load_clip(spec)).to(device or torch.device("cpu")), Path(data_dir) / CACHE_DIR)
 
     @property
     def name(self) -> str:
