@@ -70,16 +70,7 @@ def main() -> None:
     keep_freed_memory()
     cache = FrameCache(args.data)
     p = preprocessing_for(TrainConfig(model=args.model, data=str(args.data)), cache)
-    dataset = VideoDataset(
-        cache,
-        "train",
-        cache.classes,
-        train=True,
-        crop_size=p.crop_size,
-        num_frames=p.num_frames,
-        mean=p.mean,
-        std=p.std,
-    )
+    dataset = VideoDataset.for_model(cache, "train", cache.classes, p, train=True)
     load = os.getloadavg()
     print(
         f"## Training loader, {args.model}: {p.num_frames} frames, {p.crop_size} px crops from {p.decode_size} px, "

@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
 from core.errors import DatasetError
 from training.frame_cache import FrameCache
 from training.frame_plan import sample_indices
+from training.preprocessing import Preprocessing
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -130,6 +131,33 @@ class VideoDataset(SplitDataset):
         super().__init__(cache, split, classes, train=train, num_frames=num_frames, clip_index=clip_index, seed=seed)
         self.crop_size = crop_size
         self.mean, self.std = tuple(mean), tuple(std)
+
+    @classmethod
+    def for_model(
+        cls,
+        cache: FrameCache,
+        split: str,
+        classes: list[str],
+        preprocessing: Preprocessing,
+        *,
+        train: bool,
+        clip_index: int | None = None,
+        seed: int = 0,
+    ) -> "VideoDataset":
+        """The items a model with this ``preprocessing`` reads: its frame count, crop and normalisation."""
+        p = preprocessing
+        return cls(
+            cache,
+            split,
+            classes,
+            train=train,
+            crop_size=p.crop_size,
+            num_frames=p.num_frames,
+            mean=p.mean,
+            std=p.std,
+            clip_index=clip_index,
+            seed=seed,
+        )
 
     def __getitem__(self, item: int) -> tuple[torch.Tensor, int, str]:
         row = self.rows[item]

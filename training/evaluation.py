@@ -100,17 +100,7 @@ def evaluate(
                 store, cache, split, classifier.classes, train=False, num_frames=p.num_frames, clip_index=index
             )
         else:
-            dataset = VideoDataset(
-                cache,
-                split,
-                classifier.classes,
-                train=False,
-                crop_size=p.crop_size,
-                num_frames=p.num_frames,
-                mean=p.mean,
-                std=p.std,
-                clip_index=index,
-            )
+            dataset = VideoDataset.for_model(cache, split, classifier.classes, p, train=False, clip_index=index)
         per_clip.append(
             clip_probabilities(
                 model,

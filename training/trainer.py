@@ -288,10 +288,9 @@ class Trainer:
                     self.features, self.cache, "val", self.classes, train=False, num_frames=p.num_frames
                 ),
             )
-        data_args = dict(crop_size=p.crop_size, num_frames=p.num_frames, mean=p.mean, std=p.std)
         return (
-            VideoDataset(self.cache, "train", self.classes, train=True, seed=seed, **data_args),
-            VideoDataset(self.cache, "val", self.classes, train=False, **data_args),
+            VideoDataset.for_model(self.cache, "train", self.classes, p, train=True, seed=seed),
+            VideoDataset.for_model(self.cache, "val", self.classes, p, train=False),
         )
 
     # -- persistence -------------------------------------------------------------------------
