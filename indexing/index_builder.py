@@ -71,9 +71,14 @@ def cached_frame_choice(cache: FrameCache, row: ManifestRow, per_clip: int) -> t
 
 def cached_clip_frames(cache: FrameCache, row: ManifestRow, per_clip: int) -> tuple[np.ndarray, np.ndarray]:
     """(frames (n, H, W, 3), times (n,)) of one cached clip: what the index and evaluation embed."""
-    frames = np.asarray(cache.load_frames(row.clip_id))
     chosen, times = cached_frame_choice(cache, row, per_clip)
-    return frames.reshape(-1, *frames.shape[-3:])[chosen], times
+    return _chosen_frames(cache, row, chosen), times
+
+
+def _chosen_frames(cache: FrameCache, row: ManifestRow, chosen: np.ndarray) -> np.ndarray:
+    """The ``chosen`` ones of a clip's K*T cached frames, (n, H, W, 3)."""
+    frames = np.asarray(cache.load_frames(row.clip_id))
+    return frames.reshape(-1, *frames.shape[-3:])[chosen]
 
 
 def _time_or_none(value: float) -> float | None:
@@ -111,13 +116,15 @@ def build_frame_index(
     store = FeatureStore.open(prepared_dir, encoder.feature_key) if encoder.feature_key else None
     if store is not None:
         log.info("frame vectors from the feature store %s", store.root)
-    # Every cached clip has the same frame count, so clip n's vectors are ids n*per_clip onwards.
-    per_clip = len(frame_selection(int(cache.config["num_clips"]) * int(cache.config["num_frames"]), frames_per_clip))
+    # Every cached clip has the same frame count, so the same frames of each are indexed and clip n's
+    # vectors are ids n*per_clip onwards.
+    chosen = frame_selection(int(cache.config["num_clips"]) * int(cache.config["num_frames"]), frames_per_clip)
+    per_clip = len(chosen)
     with contextlib.ExitStack() as lease:
         build_id = group.from_main(lambda: _start_build(index_dir, lease))
         try:
             embedded = [
-                _index_clip(cache, store, encoder, rows[n], frames_per_clip, (index_dir, build_id, n * per_clip))
+                _index_clip(cache, store, encoder, rows[n], chosen, (index_dir, build_id, n * per_clip))
                 for n in tqdm(
                     group.share(len(rows)), desc=f"index ({encoder.name})", unit="clip", disable=not group.is_main
                 )
@@ -162,16 +169,15 @@ def _index_clip(
     store: FeatureStore | None,
     encoder: FrameEncoder,
     row: ManifestRow,
-    per_clip: int,
+    chosen: np.ndarray,
     thumbnails: tuple[str | os.PathLike, str, int],
 ) -> np.ndarray:
-    """Write the clip's thumbnails (``thumbnails``: index folder, build id, first vector id) and return
-    its frame vectors: read from the feature store when it has them, else embedded now."""
-    frames, _ = cached_clip_frames(cache, row, per_clip)
+    """Write the thumbnails of the clip's ``chosen`` cached frames (``thumbnails``: index folder, build id,
+    first vector id) and return their vectors: read from the feature store when it has them, else embedded now."""
+    frames = _chosen_frames(cache, row, chosen)
     save_thumbnails(*thumbnails, frames)
     if store is None:
         return encoder.encode(frames)
-    chosen, _ = cached_frame_choice(cache, row, per_clip)
     return l2_normalise(np.asarray(store.frames(row.clip_id)[chosen], dtype=np.float32))
 
 
