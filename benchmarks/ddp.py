@@ -103,7 +103,7 @@ def launcher(nproc: int) -> list[str]:
 
 
 def index_frames_per_s(data: Path, out: Path, nproc: int, args: argparse.Namespace) -> tuple[int, float]:
-    """(frames, frames embedded per second) of one ``indexing frames`` build with ``nproc`` ranks."""
+    """(frames, frames indexed per second) of one ``indexing frames`` build with ``nproc`` ranks."""
     threads = threads_per_process(nproc, args)
     index_dir = out / f"index-nproc{nproc}-t{threads}"
     command = [*launcher(nproc), "-m", "indexing", "frames", "--data", str(data), "--index-dir", str(index_dir)]

@@ -13,7 +13,7 @@ import torch
 
 from core.errors import ArtifactError, VideoError
 from training.checkpoint import LoadedClassifier, load_classifier
-from training.dataset import centre_crop, clip_to_tensor, normalise
+from training.dataset import centre_crop, clip_to_tensor, normalise_batch
 from training.frame_features import shared_feature_key
 from training.frame_plan import sample_indices
 from training.run_dir import checkpoint_path
@@ -105,7 +105,7 @@ class Classifier:
         if clips.ndim != 5 or clips.shape[-1] != 3 or clips.dtype != np.uint8:
             raise VideoError(f"expected uint8 clips shaped (N, T, H, W, 3), got {clips.dtype} {clips.shape}")
         p = self.loaded.preprocessing
-        return torch.stack([normalise(self.model_frames(clip), p.mean, p.std) for clip in clips])
+        return normalise_batch(torch.from_numpy(np.stack([self.model_frames(clip) for clip in clips])), p.mean, p.std)
 
     def predict_proba(self, clips: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """Class probabilities (N, C) for uint8 clips (N, T, H, W, 3).
