@@ -36,7 +36,7 @@ browser:
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 # unar (Debian package) unpacks RAR archives such as UCF101.rar for `python -m training download`:
-# Debian's 7zip cannot open RAR and libarchive refuses solid RAR 4 archives (training/download/archives.py).
+# Debian's 7zip cannot open RAR and libarchive refuses solid RAR 4 archives (training/data/download/archives.py).
 unar:
 	@command -v unar >/dev/null 2>&1 || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -44,10 +44,10 @@ from core.settings import Settings  # noqa: E402
 from indexing.encoders import get_encoder  # noqa: E402
 from indexing.frame_index import FrameIndex, FrameRecord, FrameSampling  # noqa: E402
 from indexing.index_types import choose_index_type  # noqa: E402
-from tests.synthetic import motion_frames, write_opencv  # noqa: E402
-from training.checkpoint import save_checkpoint  # noqa: E402
+from testkit.synthetic import motion_frames, write_opencv  # noqa: E402
 from training.models import build_model, get_spec  # noqa: E402
-from training.preprocessing import Preprocessing  # noqa: E402
+from training.models.checkpoint import save_checkpoint  # noqa: E402
+from video.preprocessing import Preprocessing  # noqa: E402
 
 CLASSES = ["Swing", "SkyDiving", "FloorGymnastics", "Diving", "Surfing", "Basketball", "GolfSwing",
            "PlayingPiano", "PlayingGuitar", "HorseRace"]  # fmt: skip

@@ -32,8 +32,8 @@ from benchmarks.answer import make_clip  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from indexing.clip_model import ClipSpec  # noqa: E402
 from indexing.encoders import get_encoder  # noqa: E402
-from tests.clip_fixtures import kb_entries  # noqa: E402
-from training.video import decode_windows  # noqa: E402
+from testkit.clip_kb import kb_entries  # noqa: E402
+from video.decoding import decode_windows  # noqa: E402
 
 SPEC = ClipSpec("ViT-B-32", "random")
 BATCHES = (1, 8, 32)

@@ -38,8 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from indexing.knowledge_base import KnowledgeBase  # noqa: E402
-from tests.assistant_fixtures import prepare_motion_data  # noqa: E402
-from tests.loopback import free_port, start_chroma_server, stop  # noqa: E402
+from testkit.assistant_data import prepare_motion_data  # noqa: E402
+from testkit.loopback import free_port, start_chroma_server, stop  # noqa: E402
 
 QUESTIONS = (
     "how do I tell a surfer from a diver?",

@@ -18,9 +18,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.synthetic import motion_frames, write_ffmpeg, write_opencv  # noqa: E402
-from training.frame_plan import sample_indices  # noqa: E402
-from training.video import decode_video, resize_frame  # noqa: E402
+from testkit.synthetic import motion_frames, write_ffmpeg, write_opencv  # noqa: E402
+from video.decoding import decode_video, resize_frame  # noqa: E402
+from video.frame_plan import sample_indices  # noqa: E402
 
 
 def seek_loop(path: Path, num_frames: int, size: int) -> np.ndarray:

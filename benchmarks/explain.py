@@ -3,7 +3,7 @@
     python benchmarks/explain.py [--frames 16] [--threads 2] [--repeats 3]
 
 Each model gets its own input size (112 px for the 3D models, 224 px for the frame models) and
-explains one clip through the product's path (``training.saliency.explain_clips``: the same
+explains one clip through the product's path (``training.models.saliency.explain_clips``: the same
 preprocessing as answers, heat maps at input size). Weights are random: speed does not depend
 on them. Prints one markdown table with the median of ``--repeats`` runs after one warm-up,
 next to a plain inference pass (``predict_proba``) timed the same way, and the machine's load:
@@ -25,11 +25,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.checkpoint import LoadedClassifier  # noqa: E402
-from training.inference import Classifier  # noqa: E402
 from training.models import MODEL_NAMES, build_model, get_spec  # noqa: E402
-from training.preprocessing import Preprocessing  # noqa: E402
-from training.saliency import explain_clips  # noqa: E402
+from training.models.checkpoint import LoadedClassifier  # noqa: E402
+from training.models.inference import Classifier  # noqa: E402
+from training.models.saliency import explain_clips  # noqa: E402
+from video.preprocessing import Preprocessing  # noqa: E402
 
 NUM_CLASSES = 10
 TARGET_S = {"cnn3d": 2.0, "effnet_frames": 2.0}

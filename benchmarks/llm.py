@@ -4,7 +4,7 @@ For every offline writer (the rule-based offline answerer and each local GGUF mo
 installed) and each synthetic query clip (four motions x ``--seeds``), the first answer is
 written from the clip's real evidence (a cnn3d trained on the synthetic motions, its frame
 index, the test KB) exactly as the app writes it, and its grounding check is recorded. Then
-every crafted bad answer (``tests/crafted_answers.py``) is checked against each clip's
+every crafted bad answer (``testkit/crafted_answers.py``) is checked against each clip's
 evidence: all must be caught. Targets (issue 14): local first token <= 2 s and whole answer
 <= 10 s on 2 cores, >= 90 % of local answers pass the check, 100 % of crafted answers caught.
 
@@ -38,9 +38,9 @@ from assistant.library.resources import Resources  # noqa: E402
 from assistant.service import DEFAULT_QUESTION, Assistant  # noqa: E402
 from core.errors import LLMError  # noqa: E402
 from core.settings import Settings  # noqa: E402
-from tests.assistant_fixtures import build_data_dir, prepare_motion_data, train_cnn3d, write_query_clip  # noqa: E402
-from tests.crafted_answers import BAD_ANSWER_NAMES, bad_answers  # noqa: E402
-from tests.synthetic import MOTIONS  # noqa: E402
+from testkit.assistant_data import build_data_dir, prepare_motion_data, train_cnn3d, write_query_clip  # noqa: E402
+from testkit.crafted_answers import BAD_ANSWER_NAMES, bad_answers  # noqa: E402
+from testkit.synthetic import MOTIONS  # noqa: E402
 
 
 def synthetic_settings(root: Path) -> Settings:

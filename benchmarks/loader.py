@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.memory import keep_freed_memory  # noqa: E402
-from training.dataset import VideoDataset, make_loader  # noqa: E402
-from training.frame_cache import FrameCache  # noqa: E402
-from training.trainer import TrainConfig, preprocessing_for  # noqa: E402
+from training.data.dataset import VideoDataset, make_loader  # noqa: E402
+from training.data.frame_cache import FrameCache  # noqa: E402
+from training.fit.trainer import TrainConfig, preprocessing_for  # noqa: E402
 
 GPU_TARGET = 500  # clips/s of R3D-18 on one H100-class GPU with AMP (issue 12)
 

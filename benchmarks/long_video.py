@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.settings import Settings  # noqa: E402
-from training.video import decode_windows  # noqa: E402
+from video.decoding import decode_windows  # noqa: E402
 
 
 def make_video(path: Path, minutes: float) -> Path:

@@ -17,9 +17,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.device import amp_enabled, autocast, pick_device  # noqa: E402
+from training.fit.device import amp_enabled, autocast, pick_device  # noqa: E402
+from training.fit.timing import inference_ms  # noqa: E402
 from training.models import MODEL_NAMES, build_model, get_spec  # noqa: E402
-from training.timing import inference_ms  # noqa: E402
 
 NUM_CLASSES = 10
 

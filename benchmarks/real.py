@@ -48,7 +48,7 @@ from core.settings import Settings  # noqa: E402
 from indexing.encoders import get_encoder  # noqa: E402
 from indexing.frame_index import FrameIndex, FrameSampling, open_frame_index  # noqa: E402
 from indexing.index_types import choose_index_type  # noqa: E402
-from training.sources.types import VIDEO_SUFFIXES  # noqa: E402
+from training.data.sources.types import VIDEO_SUFFIXES  # noqa: E402
 
 DEFAULT_CLIPS = Path(__file__).resolve().parents[2] / "shared" / "real-clips"
 OTHER = "_other"

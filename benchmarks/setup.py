@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from assistant.library.setup_pipeline import SetupOptions, run_setup  # noqa: E402
 from core.memory import keep_freed_memory  # noqa: E402
 from core.settings import Settings  # noqa: E402
-from tests.synthetic import MOTIONS, motion_frames, write_opencv  # noqa: E402
+from testkit.synthetic import MOTIONS, motion_frames, write_opencv  # noqa: E402
 
 UCF101_CLIPS = 13_320
 FPS = 25.0

@@ -8,8 +8,8 @@ from indexing.cli_common import add_index_dir_option, index_dir_from
 from indexing.encoders import get_encoder
 from indexing.index_builder import add_videos, build_frame_index, remove_clips
 from indexing.index_types import INDEX_KINDS
-from training.distributed import process_group
-from training.video import VideoLimits
+from training.fit.distributed import process_group
+from video.decoding import VideoLimits
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:

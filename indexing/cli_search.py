@@ -13,7 +13,7 @@ from indexing.encoders import get_encoder
 from indexing.frame_index import FrameIndex, open_frame_index
 from indexing.retrieval_eval import evaluate_retrieval
 from indexing.text_search import search_text
-from training.video import VideoLimits
+from video.decoding import VideoLimits
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:

@@ -14,8 +14,8 @@ import numpy as np
 
 from indexing.encoders import FrameEncoder
 from indexing.frame_index import FrameHit, FrameIndex
-from training.splits import group_of
-from training.video import VideoLimits, decode_video, is_still, load_still
+from training.data.splits import group_of
+from video.decoding import VideoLimits, decode_video, is_still, load_still
 
 # Below this spread (cosine units) the neighbours' similarities are equal for the vote.
 SPREAD_EPS = 1e-6

@@ -7,7 +7,7 @@ on the index builder.
 
 import numpy as np
 
-from training.frame_plan import sample_indices
+from video.frame_plan import sample_indices
 
 
 def frame_selection(total: int, per_clip: int) -> np.ndarray:

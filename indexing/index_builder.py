@@ -33,13 +33,13 @@ from indexing.frame_index import (
 )
 from indexing.frame_sampling import frame_selection
 from indexing.index_types import choose_index_type
-from training.distributed import ProcessGroup
-from training.feature_store import FeatureStore
-from training.frame_cache import FrameCache, safe_clip_id
-from training.frame_plan import sample_indices, segment_ranges
-from training.manifest import ManifestRow
-from training.shard_files import gather_on_main
-from training.video import VideoLimits, decode_video
+from training.data.feature_store import FeatureStore
+from training.data.frame_cache import FrameCache, safe_clip_id
+from training.data.manifest import ManifestRow
+from training.data.shard_files import gather_on_main
+from training.fit.distributed import ProcessGroup
+from video.decoding import VideoLimits, decode_video
+from video.frame_plan import sample_indices, segment_ranges
 
 log = logging.getLogger(__name__)
 ADDED_SPLIT = "added"

@@ -17,8 +17,8 @@ from indexing.clip_search import search_clip
 from indexing.encoders import FrameEncoder
 from indexing.frame_index import FrameIndex
 from indexing.index_builder import cached_clip_frames
-from training.frame_cache import FrameCache
-from training.metrics import classification_metrics
+from training.data.frame_cache import FrameCache
+from training.evaluate.metrics import classification_metrics
 
 
 def evaluate_retrieval(

@@ -5,7 +5,6 @@ copy of a built data directory and KB, so tests that edit them never touch share
 """
 
 import shutil
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,13 +13,8 @@ import numpy as np
 
 from assistant.ui import launch_app
 from core.settings import Settings
-from tests.synthetic import write_opencv
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from testkit.loopback import free_port
+from testkit.synthetic import write_opencv
 
 
 def private_copy(settings: Settings, root: Path) -> Settings:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from core.memory import keep_freed_memory
-from tests.synthetic import make_synthetic_dataset
-from training.prepare import PrepareConfig, prepare_dataset
-from training.sources import load_source
+from testkit.synthetic import make_synthetic_dataset
+from training.data.prepare import PrepareConfig, prepare_dataset
+from training.data.sources import load_source
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -43,7 +43,7 @@ def prepared_synthetic(synthetic_root, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def motion_prepared(tmp_path_factory) -> Path:
     """Four motion classes x 40 clips (20 groups), 8 frames of 32 px, one cached clip per video."""
-    from tests.assistant_fixtures import prepare_motion_data
+    from testkit.assistant_data import prepare_motion_data
 
     return prepare_motion_data(tmp_path_factory.mktemp("motion"))
 
@@ -51,7 +51,7 @@ def motion_prepared(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def cnn3d_motion_run(motion_prepared, tmp_path_factory) -> Path:
     """The run folder of a cnn3d trained once on ``motion_prepared``; shared by training and assistant tests."""
-    from tests.assistant_fixtures import train_cnn3d
+    from testkit.assistant_data import train_cnn3d
 
     return train_cnn3d(motion_prepared, tmp_path_factory.mktemp("runs") / "cnn3d_motion")
 
@@ -66,7 +66,7 @@ def assistant_settings(tmp_path_factory, motion_prepared, cnn3d_motion_run):
     """Settings whose data dir holds a trained cnn3d, a calibrated fusion, a frame index and a KB."""
     from assistant.library.calibrate import calibrate, save_result
     from assistant.library.resources import Resources
-    from tests.assistant_fixtures import build_data_dir
+    from testkit.assistant_data import build_data_dir
 
     settings = build_data_dir(tmp_path_factory.mktemp("assistant"), motion_prepared, cnn3d_motion_run)
     resources = Resources.load(settings)
@@ -84,6 +84,6 @@ def assistant_resources(assistant_settings):
 @pytest.fixture(scope="session")
 def query_clips(tmp_path_factory):
     """One unseen clip per motion class (a seed the training set never used)."""
-    from tests.assistant_fixtures import write_query_clips
+    from testkit.assistant_data import write_query_clips
 
     return write_query_clips(tmp_path_factory.mktemp("queries"))

@@ -1,7 +1,7 @@
 """A small video set whose classes differ by what is seen (colour and shape), not by motion.
 
 Frame retrieval can only separate classes that single frames tell apart; the motion set of
-``tests.synthetic`` is built so that they cannot. Here every class is one shape in one colour,
+``testkit.synthetic`` is built so that they cannot. Here every class is one shape in one colour,
 drawn at a random place and size over a random grey, noisy background that drifts slowly.
 The videos are real MJPEG files, prepared with the product's own ``prepare`` pipeline.
 """
@@ -13,9 +13,9 @@ import numpy as np
 
 from indexing.encoders import get_encoder
 from indexing.index_builder import build_frame_index
-from tests.synthetic import write_opencv
-from training.prepare import PrepareConfig, prepare_dataset
-from training.sources import load_source
+from testkit.synthetic import write_opencv
+from training.data.prepare import PrepareConfig, prepare_dataset
+from training.data.sources import load_source
 
 # label -> (BGR colour, shape)
 SHAPES = {

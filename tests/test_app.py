@@ -4,6 +4,7 @@ The app serves a private copy of the assistant fixtures (a cnn3d trained on the 
 motions, its frame index and a KB describing the motions) on 127.0.0.1 with a free port.
 """
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -153,3 +154,19 @@ def test_library_status_and_switching_the_model(app):
     assert (app[1].data_dir / "active_checkpoint.txt").read_text().strip().endswith("cnn3d_motion/checkpoint.pt")
     message, _, _ = session.predict("../cnn3d_motion", api_name="/set_active")
     assert message.startswith("⚠️ '../cnn3d_motion' is not a trained run")
+
+
+def test_every_endpoint_names_its_inputs_and_outputs(app):
+    """A script writer reads ``view_api()``: no output or parameter is a generic ``value_N``."""
+    session = client(app)
+    described = session.view_api(print_info=False, return_format="str")
+    endpoints = session.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {"/ask", "/follow_up", "/explain", "/kb_save", "/add_examples", "/status", "/set_active"} <= set(endpoints)
+    assert re.findall(r"\bvalue_\d+", described) == []
+    for info in endpoints.values():
+        assert all(item["label"] for item in info["parameters"] + info["returns"])
+    ask_outputs = (
+        "conversation, question, verdict, top_activities_classifier_and_similar_clips_fused, "
+        "most_similar_known_clips_bestmatching_frame__similarity, kb_passages, timeline_of_a_long_clip"
+    )
+    assert f'api_name="/ask") -> ({ask_outputs})' in described

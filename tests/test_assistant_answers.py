@@ -15,8 +15,8 @@ from assistant.library.resources import Resources
 from assistant.service import DEFAULT_QUESTION, Assistant
 from core.errors import ArtifactError
 from core.settings import Settings
-from tests.assistant_fixtures import KB_FILES, write_query_clip
-from tests.synthetic import MOTIONS, motion_frames
+from testkit.assistant_data import KB_FILES, write_query_clip
+from testkit.synthetic import MOTIONS, motion_frames
 
 CITATION = re.compile(r"\[([^\[\]]+?\.md) § ([^\[\]]+?)\]")
 

@@ -22,8 +22,8 @@ from indexing.clip_search import search_clip
 from indexing.encoders import get_encoder
 from indexing.index_builder import build_frame_index
 from tests.retrieval_data import SHAPES, TEST_ENCODER, make_shapes_dataset, shape_frames
-from training.prepare import PrepareConfig, prepare_dataset
-from training.sources import load_source
+from training.data.prepare import PrepareConfig, prepare_dataset
+from training.data.sources import load_source
 
 FRAMES = 4
 PROBES = 8  # clips per probe class

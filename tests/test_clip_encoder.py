@@ -21,9 +21,9 @@ from indexing.frame_index import FrameIndex, FrameRecord, FrameSampling
 from indexing.index_builder import cached_clip_frames
 from indexing.index_types import choose_index_type
 from indexing.text_search import search_text
-from tests.clip_fixtures import TINY_ENCODER, register_tiny_clip
+from testkit.clip_kb import TINY_ENCODER, register_tiny_clip
 from tests.retrieval_data import prepared_shapes
-from training.frame_cache import FrameCache
+from training.data.frame_cache import FrameCache
 
 
 @pytest.fixture(scope="module")

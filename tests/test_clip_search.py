@@ -23,7 +23,7 @@ from indexing.frame_index import open_frame_index
 from indexing.index_builder import build_frame_index, cached_clip_frames
 from indexing.retrieval_eval import evaluate_retrieval
 from tests.retrieval_data import TEST_ENCODER, prepared_shapes, shapes_index
-from training.frame_cache import FrameCache
+from training.data.frame_cache import FrameCache
 
 
 @pytest.fixture(scope="module")

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.loopback import free_port
+from testkit.loopback import free_port
 from tests.torchrun import COLLECTIVE_TIMEOUT_S, ROOT, RUN_TIMEOUT_S, hand_started_rank_env, torchrun
-from training.checkpoint import load_classifier
-from training.distributed import ProcessGroup, ShardSampler
-from training.evaluation import evaluate
-from training.frame_cache import FrameCache
+from training.data.frame_cache import FrameCache
+from training.evaluate.evaluation import evaluate
+from training.fit.distributed import ProcessGroup, ShardSampler
+from training.models.checkpoint import load_classifier
 
 TIMING_COLUMNS = {"epoch_time_s", "train_clips_per_s"}
 
@@ -67,7 +67,7 @@ def test_shards_split_an_epoch_between_ranks_and_keep_classes_balanced():
 
 @pytest.mark.slow
 def test_two_ranks_learn_as_well_as_one_and_save_a_plain_checkpoint(motion_prepared, cnn3d_motion_run, tmp_path):
-    # The single-process reference is tests.assistant_fixtures.train_cnn3d: batch 8, 20 epochs.
+    # The single-process reference is testkit.assistant_data.train_cnn3d: batch 8, 20 epochs.
     # Two ranks of batch 4 make the same global batch of 8.
     result = train_ranks(
         ["--model", "cnn3d", "--data", str(motion_prepared), "--out", str(tmp_path), "--run-name", "ddp"]

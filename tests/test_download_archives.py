@@ -7,7 +7,7 @@ import pytest
 
 from core.errors import DatasetError
 from tests.archive_builders import write_rar4, write_tar_gz, write_zip
-from training.download.archives import archive_format, extract_members, list_members, staged_folder
+from training.data.download.archives import archive_format, extract_members, list_members, staged_folder
 
 FILES = {
     "clips/Swing/v_Swing_g01_c01.avi": b"swing-1" * 300,

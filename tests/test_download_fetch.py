@@ -12,8 +12,8 @@ import pytest
 from core.errors import DatasetError, DownloadError
 from core.settings import Settings
 from tests.download_server import FileServer, closed_port_url, silent_server
-from training.download.http_fetch import FetchPolicy, fetch, partial_path
-from training.download.mirrors import fetch_first, local_name
+from training.data.download.http_fetch import FetchPolicy, fetch, partial_path
+from training.data.download.mirrors import fetch_first, local_name
 
 DATA = np.random.default_rng(0).integers(0, 256, 3_000_000, dtype=np.uint8).tobytes()
 SHA256 = hashlib.sha256(DATA).hexdigest()

@@ -15,8 +15,8 @@ from core.settings import Settings
 from tests.app_harness import running_app
 from tests.archive_builders import write_tar_gz, write_zip
 from tests.download_server import FileServer
-from training.download.source import is_remote, resolve_source
-from training.sources import detect_layout, load_source
+from training.data.download.source import is_remote, resolve_source
+from training.data.sources import detect_layout, load_source
 
 CLIPS = {
     f"my_clips/{label}/v_{label}_g0{group}_c01.avi": f"{label}{group}".encode() * 50

@@ -13,15 +13,15 @@ import pytest
 
 from core.errors import DatasetError, DownloadError
 from core.settings import Settings
+from testkit.synthetic import motion_frames, write_opencv
 from tests.archive_builders import write_rar4, write_zip
 from tests.download_server import FileServer, closed_port_url
-from tests.synthetic import motion_frames, write_opencv
 from training.__main__ import main as training_main
-from training.download.http_fetch import partial_path
-from training.download.mirrors import local_name
-from training.download.ucf101 import download_ucf101
-from training.frame_cache import FrameCache
-from training.sources import detect_layout, load_source
+from training.data.download.http_fetch import partial_path
+from training.data.download.mirrors import local_name
+from training.data.download.ucf101 import download_ucf101
+from training.data.frame_cache import FrameCache
+from training.data.sources import detect_layout, load_source
 
 CLASSES = {
     "ApplyEyeMakeup": "ApplyEyeMakeup",

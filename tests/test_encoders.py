@@ -12,9 +12,9 @@ from indexing.__main__ import main as indexing_main
 from indexing.encoders import get_encoder
 from indexing.encoders.pretrained import weights_available
 from tests.retrieval_data import TEST_ENCODER, shape_frames
-from training.checkpoint import save_checkpoint
 from training.models import build_model, get_spec
-from training.preprocessing import Preprocessing
+from training.models.checkpoint import save_checkpoint
+from video.preprocessing import Preprocessing
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,14 @@ import pytest
 import torch
 
 from training.__main__ import main
-from training.checkpoint import save_checkpoint
-from training.compare import compare_runs
-from training.evaluation import evaluate
-from training.frame_cache import FrameCache
-from training.inference import Classifier
+from training.data.frame_cache import FrameCache
+from training.evaluate.compare import compare_runs
+from training.evaluate.evaluation import evaluate
+from training.evaluate.run_dir import METRICS
 from training.models import build_model, get_spec
-from training.preprocessing import Preprocessing
-from training.run_dir import METRICS
+from training.models.checkpoint import save_checkpoint
+from training.models.inference import Classifier
+from video.preprocessing import Preprocessing
 
 
 @pytest.fixture

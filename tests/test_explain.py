@@ -23,8 +23,8 @@ from assistant.analysis.explain import explain_video, region
 from assistant.answering.llm.offline import followup_answer
 from assistant.answering.prompt import format_evidence
 from core.errors import ArtifactError
-from tests.assistant_fixtures import CLIP_FRAMES, FPS
-from tests.synthetic import motion_frames, write_opencv
+from testkit.assistant_data import CLIP_FRAMES, FPS
+from testkit.synthetic import motion_frames, write_opencv
 
 STILL_S = 3.0
 MOTION_REPEATS = 2  # 4 s of a seamless loop

@@ -6,18 +6,18 @@ import shutil
 import numpy as np
 import pytest
 
-import training.feature_store as feature_store
+import training.data.feature_store as feature_store
 from indexing.encoders import get_encoder
 from indexing.frame_index import FrameIndex
 from indexing.index_builder import build_frame_index, cached_clip_frames
-from training.evaluation import evaluate
-from training.feature_store import FeatureStore, build_feature_store
-from training.frame_cache import FrameCache
-from training.frame_features import model_feature_source
+from training.data.feature_store import FeatureStore, build_feature_store
+from training.data.frame_cache import FrameCache
+from training.data.frame_features import model_feature_source
+from training.evaluate.evaluation import evaluate
+from training.evaluate.run_dir import CHECKPOINT
+from training.fit.trainer import TrainConfig, train
 from training.models import build_model, get_spec
-from training.preprocessing import Preprocessing
-from training.run_dir import CHECKPOINT
-from training.trainer import TrainConfig, train
+from video.preprocessing import Preprocessing
 
 SIZE = 32  # the prepared synthetic frames
 

@@ -15,7 +15,7 @@ from indexing.frame_index import FrameIndex, open_frame_index
 from indexing.index_builder import add_videos, build_frame_index, cached_clip_frames, remove_clips
 from indexing.index_types import choose_index_type, create_index
 from tests.retrieval_data import TEST_ENCODER, prepared_shapes, shapes_index
-from training.frame_cache import FrameCache
+from training.data.frame_cache import FrameCache
 
 
 @pytest.fixture(scope="module")

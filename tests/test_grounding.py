@@ -12,7 +12,7 @@ from assistant.answering.grounding import check_answer, grounds_for, named_activ
 from assistant.library.resources import Resources
 from assistant.service import DEFAULT_QUESTION, Assistant
 from core.settings import Settings
-from tests.crafted_answers import BAD_ANSWER_NAMES, bad_answers, good_answer
+from testkit.crafted_answers import BAD_ANSWER_NAMES, bad_answers, good_answer
 from tests.fake_gemini import running_fake_gemini
 
 # A KB activity with no trained class and no example clip: an answer about a motion clip that

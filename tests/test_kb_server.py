@@ -19,7 +19,7 @@ from assistant.service import Assistant
 from core.errors import KnowledgeBaseError
 from indexing.__main__ import main
 from indexing.knowledge_base import KnowledgeBase
-from tests.loopback import free_port, start_chroma_server, stop
+from testkit.loopback import free_port, start_chroma_server, stop
 from tests.test_kb_editor import (  # noqa: F401  (collected again here, against the server)
     SWING,
     test_create_from_template_then_delete,

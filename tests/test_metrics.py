@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from training.metrics import classification_metrics, top_k_accuracy
+from training.evaluate.metrics import classification_metrics, top_k_accuracy
 
 CLASSES = ["a", "b", "c"]
 LABELS = np.array([0, 0, 1, 1, 2, 2, 2])

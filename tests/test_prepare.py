@@ -12,11 +12,11 @@ import torch
 from core.errors import DatasetError
 from indexing.encoders import get_encoder
 from indexing.index_builder import build_frame_index
-from tests.synthetic import write_phone_like_vfr
-from training.dataset import VideoDataset, clip_to_tensor, make_loader
-from training.frame_cache import FrameCache
-from training.prepare import PrepareConfig, prepare_dataset
-from training.sources import load_source
+from testkit.synthetic import write_phone_like_vfr
+from training.data.dataset import VideoDataset, clip_to_tensor, make_loader
+from training.data.frame_cache import FrameCache
+from training.data.prepare import PrepareConfig, prepare_dataset
+from training.data.sources import load_source
 
 
 def test_cache_holds_every_clip_with_its_split(prepared_synthetic):

@@ -27,15 +27,15 @@ import pytest
 from gradio_client import Client, handle_file
 
 from indexing.knowledge_base import COLLECTION
+from testkit.assistant_data import INDEX_ENCODER
+from testkit.loopback import free_port, start_chroma_server, stop
 from tests.app_harness import private_copy
-from tests.assistant_fixtures import INDEX_ENCODER
-from tests.loopback import free_port, start_chroma_server, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_START_TIMEOUT_S = 120
 REQUEST_TIMEOUT_S = 180
 REBUILD_TIMEOUT_S = 300
-# The fixture index has 4 frames per clip (tests.assistant_fixtures.build_data_dir); the rebuild takes 2.
+# The fixture index has 4 frames per clip (testkit.assistant_data.build_data_dir); the rebuild takes 2.
 REBUILT_FRAMES_PER_CLIP = 2
 
 

@@ -18,9 +18,9 @@ from core.cli import run_cli
 from core.settings import Settings
 from indexing.frame_index import FrameIndex
 from indexing.knowledge_base import KnowledgeBase
+from testkit.synthetic import write_opencv
 from tests.retrieval_data import SHAPES, make_shapes_dataset, shape_frames
-from tests.synthetic import write_opencv
-from training.frame_cache import FrameCache
+from training.data.frame_cache import FrameCache
 
 OPTIONS = SetupOptions(epochs=3, num_frames=4, size=64, encoder="effnet_lite0@64", frames_per_clip=4, workers=1)
 

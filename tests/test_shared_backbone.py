@@ -25,10 +25,10 @@ from core.settings import Settings
 from indexing.encoders import get_encoder
 from indexing.encoders.base import l2_normalise
 from indexing.index_builder import build_frame_index
-from tests.assistant_fixtures import write_kb, write_query_clip
-from training.run_dir import checkpoint_path
-from training.trainer import TrainConfig, train
-from training.video import Clip
+from testkit.assistant_data import write_kb, write_query_clip
+from training.evaluate.run_dir import checkpoint_path
+from training.fit.trainer import TrainConfig, train
+from video.decoding import Clip
 
 SIZE = 32
 

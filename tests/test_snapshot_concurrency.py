@@ -17,8 +17,8 @@ from assistant.library.example_clips import add_example_clips
 from assistant.service import Assistant
 from indexing.encoders import get_encoder
 from indexing.index_builder import build_frame_index
-from tests.assistant_fixtures import INDEX_ENCODER, build_data_dir
-from training.run_dir import CHECKPOINT
+from testkit.assistant_data import INDEX_ENCODER, build_data_dir
+from training.evaluate.run_dir import CHECKPOINT
 
 ASKERS = 8
 CHANGES = 20

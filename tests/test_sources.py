@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import DatasetError
-from training.sources import DEFAULT_CLASSES, load_source
+from training.data.sources import DEFAULT_CLASSES, load_source
 
 
 def touch_videos(root: Path, labels, groups, clips_per_group=3) -> list[str]:

@@ -9,14 +9,14 @@ import pytest
 import torch
 
 from core.errors import ArtifactError
-from tests.synthetic import make_synthetic_dataset
+from testkit.synthetic import make_synthetic_dataset
 from training.__main__ import main
-from training.evaluation import evaluate
-from training.frame_cache import FrameCache
-from training.inference import predict
-from training.prepare import PrepareConfig, prepare_dataset
-from training.sources import load_source
-from training.trainer import TrainConfig, train
+from training.data.frame_cache import FrameCache
+from training.data.prepare import PrepareConfig, prepare_dataset
+from training.data.sources import load_source
+from training.evaluate.evaluation import evaluate
+from training.fit.trainer import TrainConfig, train
+from training.models.inference import predict
 
 TIMING_COLUMNS = {"epoch_time_s", "train_clips_per_s"}
 

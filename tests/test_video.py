@@ -10,17 +10,17 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-import training.video as video_module
+import video.decoding as video_module
 from core.errors import VideoError, VideoTooLargeError
-from tests.synthetic import motion_frames, write_ffmpeg, write_opencv, write_phone_like_vfr
-from training.ffmpeg_stream import FfmpegStream
-from training.frame_plan import sample_indices, window_ranges
-from training.video import (
+from testkit.synthetic import motion_frames, write_ffmpeg, write_opencv, write_phone_like_vfr
+from video.decoding import (
     VideoLimits,
     decode_video,
     decode_windows,
     load_still,
 )
+from video.ffmpeg_stream import FfmpegStream
+from video.frame_plan import sample_indices, window_ranges
 
 
 def frames(size=(48, 64), count=30, seed=0):

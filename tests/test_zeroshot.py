@@ -26,10 +26,10 @@ from indexing.encoders.clip import clip_encoder
 from indexing.frame_sampling import frame_selection
 from indexing.index_builder import build_frame_index
 from indexing.knowledge_base import KbEntry
-from tests.clip_fixtures import TINY_CLIP, TINY_ENCODER, kb_entries, register_tiny_clip, unit, write_kb_file
+from testkit.clip_kb import TINY_CLIP, TINY_ENCODER, kb_entries, register_tiny_clip, unit, write_kb_file
+from testkit.synthetic import write_opencv
 from tests.retrieval_data import SHAPES, prepared_shapes, shape_frames
-from tests.synthetic import write_opencv
-from training.frame_cache import FrameCache
+from training.data.frame_cache import FrameCache
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.loopback import free_port
+from testkit.loopback import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT_S = 400

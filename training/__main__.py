@@ -3,9 +3,9 @@
 import sys
 
 from core.cli import build_parser, dispatch, run_cli
-from training import cli_download, cli_prepare, cli_train
+from training.cli import download, prepare, train
 
-COMMAND_MODULES = [cli_download, cli_prepare, cli_train]
+COMMAND_MODULES = [download, prepare, train]
 
 
 def parser():

@@ -3,7 +3,7 @@
 The video is decoded exactly as for the answer (``decode_for_analysis``), so the heat maps cover
 the very frames that were classified. Only this path computes gradients, and only when a user
 asks (the Explain control, ``python -m assistant explain``, a "why" follow-up); answers never
-pay for it. Saliency itself is the model's business (``training.saliency``); this module picks
+pay for it. Saliency itself is the model's business (``training.models.saliency``); this module picks
 what to explain, finds the moments that carried the decision and says where the heat sits.
 """
 
@@ -18,10 +18,10 @@ from assistant.analysis.gather import decode_for_analysis
 from assistant.library.resources import Resources, missing_part
 from core.errors import ArtifactError, VideoError
 from core.settings import Settings
-from training.frame_plan import sample_indices
 from training.models import get_spec
-from training.saliency import ExplainedClips, explain_clips, frame_scores, importance_curve
-from training.video import is_still
+from training.models.saliency import ExplainedClips, explain_clips, frame_scores, importance_curve
+from video.decoding import is_still
+from video.frame_plan import sample_indices
 
 KEY_FRAMES = 4
 # Heat at least half its peak counts as "looked at" when measuring how much of the picture was used.

@@ -37,7 +37,7 @@ from assistant.library.calibration import stale_calibration_note
 from assistant.library.resources import Resources
 from core.errors import KnowledgeBaseError
 from core.settings import Settings
-from training.video import DecodedVideo, VideoLimits, decode_windows, is_still, load_still
+from video.decoding import DecodedVideo, VideoLimits, decode_windows, is_still, load_still
 
 Progress = Callable[[float, str], Any]
 # Windows overlap by a quarter: a change near one window's edge falls well inside the next,

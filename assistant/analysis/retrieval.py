@@ -24,7 +24,7 @@ from indexing.encoders import FrameEncoder
 from indexing.encoders.base import l2_normalise
 from indexing.frame_index import FrameIndex
 from indexing.frame_sampling import frame_selection
-from training.video import Clip
+from video.decoding import Clip
 
 
 def query_frames(clip: Clip, per_clip: int) -> tuple[np.ndarray, np.ndarray]:

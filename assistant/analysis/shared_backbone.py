@@ -17,8 +17,8 @@ import numpy as np
 from assistant.analysis.retrieval import FrameFeatures, features_of_frames, query_selections
 from indexing.encoders import FrameEncoder
 from indexing.frame_index import FrameIndex
-from training.inference import Classifier
-from training.video import Clip
+from training.models.inference import Classifier
+from video.decoding import Clip
 
 
 def shares_backbone(

@@ -8,8 +8,8 @@ from assistant.answering.evidence_text import evidence_summary
 from assistant.service import DEFAULT_QUESTION, Assistant
 from core.cli import settings_from
 from core.errors import AssistantError, VideoError
-from training.sources.types import VIDEO_SUFFIXES
-from training.video import STILL_SUFFIXES
+from training.data.sources.types import VIDEO_SUFFIXES
+from video.decoding import STILL_SUFFIXES
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:

@@ -7,7 +7,7 @@ from tqdm import tqdm
 from assistant.library.setup_pipeline import SetupOptions, run_setup
 from core.cli import add_deprecated_alias, settings_from
 from core.errors import DatasetError
-from training.sources import LAYOUTS
+from training.data.sources import LAYOUTS
 
 DEFAULTS = SetupOptions()
 

@@ -10,7 +10,7 @@ from core.atomic import atomic_write_text
 from core.errors import ArtifactError
 from core.locks import store_lock
 from core.settings import Settings
-from training.run_dir import CHECKPOINT, checkpoint_path, finished_runs
+from training.evaluate.run_dir import CHECKPOINT, checkpoint_path, finished_runs
 
 ACTIVE_FILE = "active_checkpoint.txt"
 

@@ -36,7 +36,7 @@ from assistant.library.shifted_copies import shifted_copy
 from core.errors import ArtifactError, DatasetError
 from indexing.clip_search import search_vectors
 from indexing.index_builder import cached_clip_frames
-from training.frame_cache import FrameCache
+from training.data.frame_cache import FrameCache
 
 WEIGHTS = tuple(round(w, 2) for w in np.linspace(0.0, 1.0, 11))
 THRESHOLD_STEP = 0.01

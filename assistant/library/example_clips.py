@@ -13,7 +13,7 @@ from core.labels import checked_label
 from core.settings import Settings
 from indexing.frame_index import MANIFEST_FILE
 from indexing.index_builder import add_videos
-from training.video import VideoLimits
+from video.decoding import VideoLimits
 
 
 def add_example_clips(settings: Settings, paths: Sequence[str | os.PathLike], label: str) -> list[str]:

@@ -32,8 +32,8 @@ from indexing.clip_model import clip_spec
 from indexing.encoders import FrameEncoder
 from indexing.frame_index import MANIFEST_FILE, FrameIndex, open_frame_index
 from indexing.knowledge_base import KnowledgeBase
-from training.device import pick_device
-from training.inference import Classifier
+from training.fit.device import pick_device
+from training.models.inference import Classifier
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """From a folder of labelled clips to a working assistant in one call.
 
 A dataset name (``ucf101``) or the URL of an archive is downloaded and unpacked first (resumable,
-with mirrors; training.download), so every later step sees a folder. Then:
+with mirrors; training.data.download), so every later step sees a folder. Then:
 prepare (frame cache) -> train the offline-capable default model (EfficientNet-Lite0 per frame,
 frozen ImageNet backbone, a few epochs: minutes on a CPU) -> evaluate it on the test split ->
 index the training frames -> sync the knowledge base -> make the new checkpoint the active one
@@ -26,15 +26,15 @@ from indexing.encoders import get_encoder
 from indexing.encoders.pretrained import shared_backbone_encoder
 from indexing.index_builder import build_frame_index
 from indexing.knowledge_base import KnowledgeBase
-from training.device import pick_device
-from training.download.source import is_remote, resolve_source
-from training.evaluation import evaluate
-from training.frame_cache import FrameCache
-from training.prepare import PrepareConfig, prepare_dataset
-from training.run_dir import CHECKPOINT, resolve_run_dir
-from training.sources import load_source
-from training.trainer import TrainConfig, train
-from training.video import VideoLimits
+from training.data.download.source import is_remote, resolve_source
+from training.data.frame_cache import FrameCache
+from training.data.prepare import PrepareConfig, prepare_dataset
+from training.data.sources import load_source
+from training.evaluate.evaluation import evaluate
+from training.evaluate.run_dir import CHECKPOINT, resolve_run_dir
+from training.fit.device import pick_device
+from training.fit.trainer import TrainConfig, train
+from video.decoding import VideoLimits
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float, str], Any]

@@ -36,7 +36,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             f"## {TITLE}\nDrop in a short video and ask what is happening. The answer cites the classifier, "
             "the most similar known clips and the knowledge base; follow-up questions continue the chat."
         )
-        banner = gr.Markdown(elem_id="banner")
+        banner = gr.Markdown(label="Notice", elem_id="banner")
         with gr.Tab("Assistant"):
             AssistantTab(assistant).render()
         with gr.Tab("Knowledge base") as kb_tab:

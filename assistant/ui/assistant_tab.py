@@ -168,13 +168,14 @@ class AssistantTab:
                     question = gr.Textbox(
                         value=DEFAULT_QUESTION,
                         placeholder=FOLLOW_UP_PLACEHOLDER,
+                        label="Question",
                         show_label=False,
                         scale=5,
                         elem_id="question",
                     )
                     ask_button = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
             with gr.Column(scale=5):
-                verdict = gr.Markdown(elem_id="verdict")
+                verdict = gr.Markdown(label="Verdict", elem_id="verdict")
                 labels = gr.Label(
                     label="Top activities (classifier and similar clips, fused)",
                     num_top_classes=top_k,
@@ -190,7 +191,7 @@ class AssistantTab:
                     elem_id="neighbours",
                 )
                 with gr.Accordion("Knowledge-base passages used", open=True):
-                    passages = gr.Markdown(elem_id="passages")
+                    passages = gr.Markdown(label="KB passages", elem_id="passages")
                 timeline = gr.Dataframe(
                     headers=evidence_view.TIMELINE_HEADERS,
                     label="Timeline of a long clip",

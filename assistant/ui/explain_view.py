@@ -95,7 +95,7 @@ class ExplainView:
                     elem_id="explain-label",
                 )
                 button = gr.Button("Explain", scale=1, elem_id="explain-button")
-            summary = gr.Markdown(elem_id="explain-summary")
+            summary = gr.Markdown(label="Explanation", elem_id="explain-summary")
             frames = gr.Gallery(
                 label="Key frames, heat = what the classifier looked at",
                 columns=4,

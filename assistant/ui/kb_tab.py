@@ -112,7 +112,7 @@ class KbTab:
                     language="markdown", lines=26, max_lines=40, wrap_lines=True, label="Markdown", elem_id="kb-editor"
                 )
                 save_button = gr.Button("Save and sync", variant="primary")
-                status = gr.Markdown(elem_id="kb-status")
+                status = gr.Markdown(label="Result", elem_id="kb-status")
             with gr.Column(scale=5):
                 preview = gr.Markdown(preview_markdown(""), label="Preview", container=True, elem_id="kb-preview")
 

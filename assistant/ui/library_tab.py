@@ -90,7 +90,7 @@ class LibraryTab:
         """Returns the status box, which the page fills on load; re-read whenever ``tab`` is opened."""
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
-                status = gr.Markdown(elem_id="library-status")
+                status = gr.Markdown(label="Library status", elem_id="library-status")
                 refresh_button = gr.Button("Refresh", size="sm")
             with gr.Column(scale=2):
                 with gr.Group():
@@ -116,7 +116,7 @@ class LibraryTab:
                     with gr.Row():
                         setup_button = gr.Button("Build everything")
                         ucf101_button = gr.Button("Download UCF101 and build")
-                result = gr.Markdown(elem_id="library-result")
+                result = gr.Markdown(label="Result", elem_id="library-result")
         outputs = [result, status, banner]
         refresh_button.click(self.status, None, [status, banner], api_name="status")
         tab.select(self.status, None, [status, banner], api_visibility="private")

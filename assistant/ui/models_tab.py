@@ -14,8 +14,8 @@ from assistant.service import Assistant
 from assistant.ui.messages import done, refused
 from assistant.ui.status_view import banner_markdown
 from core.errors import AssistantError
-from training.compare import compare_runs
-from training.run_dir import CHECKPOINT, CURVES, METRICS, finished_runs, read_json
+from training.evaluate.compare import compare_runs
+from training.evaluate.run_dir import CHECKPOINT, CURVES, METRICS, finished_runs, read_json
 
 EVAL_SPLITS = ("test", "val")
 
@@ -120,9 +120,9 @@ class ModelsTab:
     # -- layout ---------------------------------------------------------------------------------
     def render(self, tab: gr.Tab, banner: gr.Markdown) -> None:
         """Filled when ``tab`` is opened, so runs trained meanwhile show up."""
-        active = gr.Markdown(elem_id="active-model")
+        active = gr.Markdown(label="Active model", elem_id="active-model")
         gr.Markdown("**Trained runs** (newest first; accuracy on the test split when evaluated)")
-        table = gr.Markdown(elem_id="runs-table")
+        table = gr.Markdown(label="Runs", elem_id="runs-table")
         with gr.Row(equal_height=False):
             with gr.Column(scale=2):
                 # Custom values pass: runs trained after start-up are chosen too; ``activate`` checks the name.
@@ -130,8 +130,8 @@ class ModelsTab:
                 with gr.Row():
                     use_button = gr.Button("Use this model", variant="primary")
                     refresh_button = gr.Button("Refresh")
-                message = gr.Markdown()
-                details = gr.Markdown()
+                message = gr.Markdown(label="Result")
+                details = gr.Markdown(label="Run details")
             with gr.Column(scale=3):
                 confusion = gr.Image(label="Confusion matrix", interactive=False, height=380)
         curves = gr.Image(label="Training curves", interactive=False, height=260)

@@ -23,7 +23,7 @@ from indexing.clip_model import ClipSpec, load_clip
 from indexing.encoders.clip import ClipEncoder
 from indexing.frame_sampling import frame_selection
 from indexing.knowledge_base import KbEntry
-from training.video import Clip
+from video.decoding import Clip
 
 PROMPTS = (
     "a video of a person doing {}.",

@@ -27,7 +27,7 @@ def file_digest(path: Path) -> str:
 
 class CheckpointEncoder(FrameEncoder):
     def __init__(self, path: str | Path) -> None:
-        from training.inference import Classifier  # loaded lazily: only this encoder needs it
+        from training.models.inference import Classifier  # loaded lazily: only this encoder needs it
 
         path = Path(path).resolve()
         if not path.is_file():

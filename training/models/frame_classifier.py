@@ -57,7 +57,7 @@ class FrameClassifier(nn.Module):
         """(N, 3, H, W) normalised frames -> (N, D) pooled backbone features.
 
         A frozen backbone skips its graph only while training: in eval mode Grad-CAM
-        (training.saliency) needs gradients to reach the backbone's last block.
+        (training.models.saliency) needs gradients to reach the backbone's last block.
         """
         if self.freeze_backbone and self.training:
             with torch.no_grad():

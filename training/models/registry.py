@@ -29,7 +29,7 @@ class ModelSpec:
     frame_model: bool
     description: str
     # Dotted path (``nn.Module.get_submodule``) of the last convolutional block's activation:
-    # where Grad-CAM reads what the model looked at (training.saliency). For the shared
+    # where Grad-CAM reads what the model looked at (training.models.saliency). For the shared
     # EfficientNet activation module, its last call in a forward pass (the head) is the one read.
     saliency_layer: str
     weights_url: str | None = None

@@ -1,0 +1,44 @@
+"""A frozen frame model's backbone as a feature source: the features its head reads, for the feature store.
+
+The frames go through exactly the evaluation transform (centre crop to the model's input size,
+normalisation), so stored features equal what the model computes on the same frames.
+"""
+
+import numpy as np
+import torch
+from torch import nn
+
+from training.data.dataset import clip_to_tensor
+from training.data.feature_store import FeatureSource
+from training.models.backbone_key import backbone_key
+from training.models.frame_classifier import FrameClassifier
+from video.preprocessing import Preprocessing
+
+
+def shared_feature_key(model: nn.Module, preprocessing: Preprocessing) -> str | None:
+    """The ``backbone_key`` of the features a model's head reads, when they can come from elsewhere (the
+    feature store, the index encoder): a frozen frame-model backbone fed whole frames (crop = decode
+    size). None for every other model. The one rule for training, evaluation and answers."""
+    p = preprocessing
+    if not (isinstance(model, FrameClassifier) and model.freeze_backbone and p.crop_size == p.decode_size):
+        return None
+    return backbone_key(model.backbone, p.crop_size, p.mean, p.std)
+
+
+def model_feature_source(model: nn.Module, preprocessing: Preprocessing) -> FeatureSource | None:
+    """The model's backbone as a feature source for the store, or None when its features are not shareable."""
+    key = shared_feature_key(model, preprocessing)
+    if key is None:
+        return None
+    p = preprocessing
+    # Channels-last weights and inputs let oneDNN use its fast convolution kernels on the CPU (as
+    # the index encoders do); the values, and so the features and their key, do not change.
+    backbone = model.backbone.eval().to(memory_format=torch.channels_last)
+    device = next(backbone.parameters()).device  # the trainer's GPU, when it has one
+
+    def raw_features(frames: np.ndarray) -> np.ndarray:
+        images = clip_to_tensor(frames, p.crop_size, p.mean, p.std).transpose(0, 1).to(device)
+        with torch.inference_mode():
+            return backbone(images.contiguous(memory_format=torch.channels_last)).float().cpu().numpy()
+
+    return FeatureSource(key, model.feature_dim, raw_features)
