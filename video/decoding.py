@@ -94,6 +94,11 @@ def _to_rgb(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
+def shrink_frame(frame: np.ndarray, size: Size, keep_aspect: bool) -> np.ndarray:
+    """A decoded BGR frame as the RGB frame the models read, at ``size``: what every decoder keeps."""
+    return _to_rgb(resize_frame(frame, size, keep_aspect))
+
+
 def check_file(path: str | os.PathLike, limits: VideoLimits | None) -> Path:
     """Reject what cannot be a readable file before any decoder touches it."""
     path = Path(path)
@@ -216,9 +221,7 @@ def _decode_stream(open_stream, path: Path, plan, num_frames, size, keep_aspect,
     """The first pass plans from the container's frame count and rate; if the stream's true length
     or timestamps move the plan's frames, a second pass reads them."""
 
-    def shrink(frame: np.ndarray) -> np.ndarray:
-        return _to_rgb(resize_frame(frame, size, keep_aspect))
-
+    shrink = partial(shrink_frame, size=size, keep_aspect=keep_aspect)
     stream = open_stream(path)
     try:
         max_frames = _max_frames(limits, stream.fps)

@@ -29,13 +29,12 @@ from assistant.analysis.evidence import (
 )
 from assistant.analysis.fusion import decide, fuse, ranked, with_zero_shot
 from assistant.analysis.kb_passages import passages_for_clip, runners_up
-from assistant.analysis.retrieval import merge_results, search_windows
-from assistant.analysis.shared_backbone import classify_from_shared_pass, shares_backbone
+from assistant.analysis.retrieval import merge_results
 from assistant.analysis.step_timer import StepTimer
 from assistant.analysis.timeline import build_timeline, describe_timeline, dominant_segment_label, labels_by_duration
+from assistant.analysis.window_analysis import analyse_windows, neighbour_check, scores
 from assistant.library.calibration import stale_calibration_note
 from assistant.library.resources import Resources
-from core.errors import KnowledgeBaseError
 from core.settings import Settings
 from video.decoding import DecodedVideo, VideoLimits, decode_windows, is_still, load_still
 
@@ -45,20 +44,25 @@ Progress = Callable[[float, str], Any]
 WINDOW_OVERLAP = 0.25
 
 
+def analysis_frames(resources: Resources, settings: Settings) -> tuple[int, int, bool]:
+    """(frames per window, frame size, keep aspect) the models read: the classifier's, else the index's,
+    else the settings'. A live stream's windows are shrunk to the same (``assistant.live``)."""
+    if resources.classifier is not None:
+        preprocessing = resources.classifier.loaded.preprocessing
+        return preprocessing.num_frames, preprocessing.decode_size, preprocessing.keep_aspect
+    if resources.index is not None:
+        sampling = resources.index.sampling
+        return sampling.per_clip, sampling.size, sampling.keep_aspect
+    return settings.num_frames, settings.frame_size, False
+
+
 def decode_for_analysis(path: Path, resources: Resources, settings: Settings) -> DecodedVideo:
     """Frames at the classifier's input size (else the index's, else the settings').
 
     Public because explaining an answer (``assistant.analysis.explain``) must see the very
     windows and frames the answer was computed from; decoding is deterministic.
     """
-    if resources.classifier is not None:
-        preprocessing = resources.classifier.loaded.preprocessing
-        num_frames, size, keep_aspect = preprocessing.num_frames, preprocessing.decode_size, preprocessing.keep_aspect
-    elif resources.index is not None:
-        sampling = resources.index.sampling
-        num_frames, size, keep_aspect = sampling.per_clip, sampling.size, sampling.keep_aspect
-    else:
-        num_frames, size, keep_aspect = settings.num_frames, settings.frame_size, False
+    num_frames, size, keep_aspect = analysis_frames(resources, settings)
     if is_still(path):
         return load_still(path, size, keep_aspect=keep_aspect)
     limits = VideoLimits(max_bytes=settings.max_file_bytes, max_duration_s=settings.max_duration_s)
@@ -66,25 +70,7 @@ def decode_for_analysis(path: Path, resources: Resources, settings: Settings) ->
     return decode_windows(path, settings.window_s, stride, num_frames, size, keep_aspect=keep_aspect, limits=limits)
 
 
-def _classify(resources: Resources, decoded: DecodedVideo, still: bool, notes: list[str]) -> np.ndarray | None:
-    """(windows, classes) probabilities, or None when there is no classifier or it cannot judge a still."""
-    classifier = resources.classifier
-    if classifier is None:
-        return None
-    if still and not classifier.is_frame_model:
-        notes.append(
-            f"The classifier ({classifier.name}) is a 3D model that needs motion; it was skipped for this "
-            "still image, so only frame retrieval answers."
-        )
-        return None
-    return np.asarray(classifier.predict_proba(np.stack([clip.frames for clip in decoded.clips])), dtype=np.float64)
-
-
-def _scores(labels: list[str], probabilities: np.ndarray) -> dict[str, float]:
-    return {label: float(p) for label, p in zip(labels, probabilities, strict=True)}
-
-
-def _classifier_part(resources: Resources, mean_probs: dict[str, float], top_k: int) -> ClassifierPart:
+def classifier_part_of(resources: Resources, mean_probs: dict[str, float], top_k: int) -> ClassifierPart:
     assert resources.classifier is not None and resources.checkpoint is not None
     return ClassifierPart(
         checkpoint_name=resources.checkpoint.parent.name,
@@ -94,7 +80,7 @@ def _classifier_part(resources: Resources, mean_probs: dict[str, float], top_k: 
     )
 
 
-def _retrieval_part(resources: Resources, results: list, k: int) -> RetrievalPart:
+def retrieval_part_of(resources: Resources, results: list, k: int) -> RetrievalPart:
     assert resources.encoder is not None
     merged = merge_results(results, k)
     return RetrievalPart(
@@ -124,55 +110,8 @@ def _overall_verdict(
     )
 
 
-def _zero_shot(
-    resources: Resources, windows: list, known: set[str], timer: StepTimer
-) -> tuple[str, list[dict[str, float]]] | None:
-    """(model, scores per window) of every KB activity, when one has neither a class nor example clips.
-
-    When every activity has one, zero-shot could not change the ranking, so CLIP is not run
-    (nor loaded): it would only add its cost to the answer.
-    """
-    try:
-        entries = resources.kb.entries() if resources.kb is not None else {}
-    except KnowledgeBaseError:
-        return None  # the KB step says the knowledge base could not be read
-    if not set(entries) - known:
-        return None
-    scorer = resources.zero_shot_scorer()
-    if scorer is None:
-        return None
-    with timer.step("zero_shot"):
-        return scorer.name, scorer.score_windows(windows, entries)
-
-
 def _mean_scores(per_window: list[dict[str, float]]) -> dict[str, float]:
     return {label: float(np.mean([scores[label] for scores in per_window])) for label in per_window[0]}
-
-
-def _neighbour_check(fused: list[LabelScore], best_score: float | None, zero_shot_only: list[str]) -> float | None:
-    """The far-neighbour rule cannot judge an activity the library holds no clips of."""
-    return None if fused and fused[0].label in zero_shot_only else best_score
-
-
-def _window_verdicts(
-    resources: Resources,
-    classes: list[str],
-    probabilities: np.ndarray | None,
-    results: list | None,
-    zero_shot: list[dict[str, float]] | None,
-    known: set[str],
-    count: int,
-) -> list[Verdict]:
-    """One fused verdict per window: the raw material of the timeline."""
-    verdicts = []
-    for n in range(count):
-        window_classifier = _scores(classes, probabilities[n]) if probabilities is not None else None
-        window_vote = results[n].vote if results is not None else None
-        best = results[n].best_score if results is not None else None
-        fused = fuse(window_classifier, window_vote, resources.fusion.classifier_weight)
-        fused, only = with_zero_shot(fused, zero_shot[n] if zero_shot else None, known)
-        verdicts.append(decide(fused, _neighbour_check(fused, best, only), resources.fusion))
-    return verdicts
 
 
 def gather_evidence(
@@ -204,45 +143,33 @@ def gather_evidence(
     if decoded.info.note:
         notes.append(decoded.info.note)
 
-    features = None
-    shared = share_backbone and shares_backbone(resources.classifier, resources.encoder, resources.index, windows)
-    if shared:
-        assert resources.classifier is not None and resources.encoder is not None and resources.index is not None
-        report(0.3, "computing frame features (one backbone pass for classifier and search)")
-        with timer.step("features"):
-            probabilities, features = classify_from_shared_pass(
-                resources.classifier, resources.encoder, resources.index, windows
-            )
-    else:
-        report(0.3, "classifying")
-        with timer.step("classify"):
-            probabilities = _classify(resources, decoded, still, notes)
-    classes = list(resources.classifier.classes) if resources.classifier is not None else []
-
-    report(0.55, "searching similar clips")
-    results = None
-    if resources.index is not None and resources.encoder is not None:
-        results = search_windows(resources.index, resources.encoder, windows, settings.neighbours_k, timer, features)
-
-    report(0.7, "matching knowledge-base activities (zero-shot)")
-    known = set(classes if probabilities is not None else []) | set(resources.index.classes() if results else [])
-    zero_shot = _zero_shot(resources, windows, known, timer)
+    analysis = analyse_windows(
+        resources,
+        windows,
+        settings.neighbours_k,
+        timer,
+        notes,
+        still=still,
+        share_backbone=share_backbone,
+        on_step=report,
+    )
+    probabilities, results, zero_shot = analysis.probabilities, analysis.results, analysis.zero_shot
+    classes, shared, known = analysis.classes, analysis.shared, analysis.known
     window_zero_shot = zero_shot[1] if zero_shot else None
 
     report(0.8, "fusing and reading the knowledge base")
     timeline = []
     if len(windows) > 1:
-        verdicts = _window_verdicts(resources, classes, probabilities, results, window_zero_shot, known, len(windows))
-        timeline = build_timeline([(w.start_s, w.end_s) for w in windows], verdicts, decoded.info.duration_s)
-    mean_probs = _scores(classes, probabilities.mean(axis=0)) if probabilities is not None else None
-    classifier_part = _classifier_part(resources, mean_probs, settings.top_k) if mean_probs is not None else None
-    retrieval_part = _retrieval_part(resources, results, settings.neighbours_k) if results is not None else None
+        timeline = build_timeline([(w.start_s, w.end_s) for w in windows], analysis.verdicts, decoded.info.duration_s)
+    mean_probs = scores(classes, probabilities.mean(axis=0)) if probabilities is not None else None
+    classifier_part = classifier_part_of(resources, mean_probs, settings.top_k) if mean_probs is not None else None
+    retrieval_part = retrieval_part_of(resources, results, settings.neighbours_k) if results is not None else None
     vote = {v.label: v.probability for v in retrieval_part.vote} if retrieval_part else None
     zero_shot_mean = _mean_scores(window_zero_shot) if window_zero_shot else None
     fused, zero_shot_only = with_zero_shot(
         fuse(mean_probs, vote, resources.fusion.classifier_weight), zero_shot_mean, known
     )
-    best_score = _neighbour_check(fused, retrieval_part.best_score if retrieval_part else None, zero_shot_only)
+    best_score = neighbour_check(fused, retrieval_part.best_score if retrieval_part else None, zero_shot_only)
     verdict = _overall_verdict(fused, best_score, resources, timeline)
     zero_shot_part = (
         ZeroShotPart(model=zero_shot[0], scores=ranked(zero_shot_mean)[: settings.top_k], only_labels=zero_shot_only)
