@@ -1,11 +1,11 @@
-"""``python -m training {download,prepare,train,evaluate,compare,predict}``: parse arguments, call the library."""
+"""``python -m training {download,prepare,train,evaluate,compare,predict,export}``: parse arguments, run the library."""
 
 import sys
 
 from core.cli import build_parser, dispatch, run_cli
-from training.cli import download, prepare, train
+from training.cli import download, export, prepare, train
 
-COMMAND_MODULES = [download, prepare, train]
+COMMAND_MODULES = [download, prepare, train, export]
 
 
 def parser():

@@ -5,24 +5,16 @@ ImageNet features. The checkpoint's content hash is part of the spec, so an inde
 one training run is never queried with a retrained file saved under the same name.
 """
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from core.digest import file_sha256
 from core.errors import ArtifactError
 from indexing.encoders.base import FrameEncoder
 
 PREFIX = "checkpoint:"
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class CheckpointEncoder(FrameEncoder):
@@ -40,7 +32,7 @@ class CheckpointEncoder(FrameEncoder):
         self.dim = int(probe.shape[1])
         self.preprocessing = (
             f"frame preprocessing of checkpoint {path.name} (model {self._classifier.name}, "
-            f"sha256 {file_digest(path)[:16]})"
+            f"sha256 {file_sha256(path)[:16]})"
         )
 
     def to(self, device: torch.device) -> "CheckpointEncoder":

@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
 from core.errors import DatasetError
 from training.data.frame_cache import FrameCache
 from video.frame_plan import sample_indices
+from video.model_input import centre_crop
 from video.preprocessing import Preprocessing
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -41,14 +42,6 @@ def frames_tensor(frames: np.ndarray) -> torch.Tensor:
 def normalise(frames: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """uint8 (T, H, W, 3) -> float (3, T, H, W): one clip through ``normalise_batch``."""
     return normalise_batch(frames_tensor(frames)[None], mean, std)[0]
-
-
-def centre_crop(frames: np.ndarray, crop_size: int) -> np.ndarray:
-    height, width = frames.shape[1:3]
-    if crop_size > min(height, width):
-        raise DatasetError(f"crop {crop_size} is larger than the cached frames ({height}x{width}).")
-    top, left = (height - crop_size) // 2, (width - crop_size) // 2
-    return frames[:, top : top + crop_size, left : left + crop_size]
 
 
 def clip_to_tensor(frames: np.ndarray, crop_size: int, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:

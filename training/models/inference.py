@@ -12,12 +12,12 @@ import numpy as np
 import torch
 
 from core.errors import ArtifactError, VideoError
-from training.data.dataset import centre_crop, clip_to_tensor, normalise_batch
+from training.data.dataset import clip_to_tensor, normalise_batch
 from training.data.frame_features import shared_feature_key
 from training.evaluate.run_dir import checkpoint_path
 from training.models.checkpoint import LoadedClassifier, load_classifier
-from video.decoding import VideoLimits, decode_video, resize_frame
-from video.frame_plan import sample_indices
+from video.decoding import VideoLimits, decode_video
+from video.model_input import fit_frames, frame_rows, model_frames
 
 # Clips per forward pass of a 3D model.
 CLIP_BATCH = 8
@@ -80,24 +80,17 @@ class Classifier:
             features = torch.as_tensor(np.asarray(features), dtype=torch.float32).to(self.device)
             return torch.softmax(self.model.classify_features(features).float(), dim=1).cpu().numpy()
 
-    def _fit_frames(self, frames: np.ndarray) -> np.ndarray:
-        p = self.loaded.preprocessing
-        if frames.shape[1:3] == (p.decode_size, p.decode_size):
-            return frames
-        return np.stack([resize_frame(frame, p.decode_size, p.keep_aspect) for frame in frames])
-
     def frame_rows(self, length: int) -> np.ndarray:
         """Which of a clip's ``length`` frames the model reads, in order (repeats when the clip is short).
 
         Public so the answer path can compute backbone features of exactly these frames once and
         share them with the frame search (``assistant.analysis.shared_backbone``).
         """
-        return sample_indices(0, length, self.num_frames)
+        return frame_rows(length, self.loaded.preprocessing)
 
     def model_frames(self, clip: np.ndarray) -> np.ndarray:
         """The uint8 frames (num_frames, crop, crop, 3) the model sees for one clip: saliency is drawn on these."""
-        p = self.loaded.preprocessing
-        return centre_crop(self._fit_frames(clip[self.frame_rows(len(clip))]), p.crop_size)
+        return model_frames(clip, self.loaded.preprocessing)
 
     def clips_to_tensor(self, clips: np.ndarray) -> torch.Tensor:
         """uint8 (N, T, H, W, 3) RGB -> normalised float (N, 3, num_frames, crop, crop)."""
@@ -135,7 +128,7 @@ class Classifier:
         p = self.loaded.preprocessing
         # Frames go through the clip transform as one "clip" of length N, so they are treated
         # exactly like the frames the backbone was fine-tuned on.
-        tensor = clip_to_tensor(self._fit_frames(frames), p.crop_size, p.mean, p.std).transpose(0, 1)
+        tensor = clip_to_tensor(fit_frames(frames, p), p.crop_size, p.mean, p.std).transpose(0, 1)
         outputs = []
         with torch.inference_mode():
             for start in range(0, len(tensor), batch_size):
