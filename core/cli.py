@@ -69,6 +69,16 @@ DEVICE_OPTIONS = (
         {"help": "where the models run: auto (a GPU when present; default: $ACTIVITY_DEVICE), cpu, cuda"},
     ),
 )
+RUNTIME_OPTIONS = (
+    GlobalOption(
+        "--runtime",
+        "runtime",
+        {
+            "choices": get_args(Settings.model_fields["runtime"].annotation),
+            "help": "what runs the models: onnx (a run's ONNX export), torch, or auto (default: $ACTIVITY_RUNTIME)",
+        },
+    ),
+)
 LLM_OPTIONS = (
     GlobalOption("--llm", "llm_provider", {"choices": LLM_PROVIDERS, "help": "answer writer (default: auto)"}),
 )

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
 
     # Where the app, ``assistant ask``/``explain``/``setup`` run the models: auto (a GPU when present), cpu, cuda:1 ...
     device: str = "auto"
+    # What runs the classifier and frame encoder: ONNX Runtime on a run's export (``python -m training
+    # export``) or torch; auto takes the export when it is there, agreed with torch and ran faster.
+    runtime: Literal["auto", "torch", "onnx"] = "auto"
     # Every command and the app keep freed memory mapped (``core.memory``): much faster, larger RSS.
     keep_freed_memory: bool = True
 
@@ -98,6 +101,11 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "frame_index"
+
+    @property
+    def exports_dir(self) -> Path:
+        """ONNX exports of frame encoders, named by the features they compute (``indexing export-encoder``)."""
+        return self.data_dir / "exports"
 
     @property
     def chroma_dir(self) -> Path:
