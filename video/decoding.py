@@ -7,13 +7,23 @@ frame rate that moves the time windows (``frame_plan.FrameClock``), a second pas
 the truth. Reported times are the frames' presentation times. Frames are shrunk to the requested
 size as they are read. What OpenCV cannot read (AV1, or a file damaged part-way) goes through
 the ffmpeg binary instead (``ffmpeg_stream``).
+
+Limits come from content: the container's frame count and duration only plan the reading. A
+header that claims more than the duration limit is checked by a bounded probe (does a frame
+decode past the limit? ``decodes_after``), so a really long file is refused at once while a
+header that lies (an AVI claiming 2**31 frames) is read like any other file; reading stops
+anyway one frame past the limit. Decoder complaints are counted, not printed
+(``decoder_log``), and one rule (``damage_note``) says when a video is damaged, whichever
+decoder read it. Messages name the file by its own name: the server's upload folders are
+nothing the user can act on.
 """
 
 import logging
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -21,7 +31,8 @@ import cv2
 import numpy as np
 
 from core.errors import VideoError, VideoTooLargeError
-from video.ffmpeg_stream import FfmpegStream
+from video.decoder_log import DecoderErrors, captured_stderr, damage_note
+from video.ffmpeg_stream import FfmpegStream, decodes_after
 from video.frame_plan import FrameClock, segment_ranges, window_ranges
 
 log = logging.getLogger(__name__)
@@ -56,6 +67,7 @@ class VideoInfo:
     height: int
     variable_rate: bool = False  # frame times come from the stream's timestamps (``FrameClock``)
     note: str | None = None  # what the user should know about how it was read (a damaged part, say)
+    errors: DecoderErrors = field(default_factory=DecoderErrors)  # what the decoder complained about
 
 
 @dataclass(frozen=True)
@@ -103,32 +115,46 @@ def check_file(path: str | os.PathLike, limits: VideoLimits | None) -> Path:
     """Reject what cannot be a readable file before any decoder touches it."""
     path = Path(path)
     if not path.exists():
-        raise VideoError(f"{path}: no such file. Check the path.")
+        raise VideoError(f"{path.name}: no such file. Check the path.")
     if path.is_dir():
-        raise VideoError(f"{path}: is a directory, not a video file.")
+        raise VideoError(f"{path.name}: is a directory, not a video file.")
     size = path.stat().st_size
     if size == 0:
-        raise VideoError(f"{path}: the file is empty (0 bytes).")
+        raise VideoError(f"{path.name}: the file is empty (0 bytes).")
     if limits and limits.max_bytes is not None and size > limits.max_bytes:
         raise VideoTooLargeError(
-            f"{path}: {size / 2**20:.1f} MB is above the {limits.max_bytes / 2**20:.0f} MB limit. "
+            f"{path.name}: {size / 2**20:.1f} MB is above the {limits.max_bytes / 2**20:.0f} MB limit. "
             "Trim the video or raise ACTIVITY_MAX_FILE_MB."
         )
     return path
 
 
+def open_capture(path: Path, *params: int) -> cv2.VideoCapture:
+    """An OpenCV capture on the FFmpeg backend (never an image-sequence pattern); call it inside
+    ``captured_stderr`` so that what FFmpeg says about a damaged file is not printed."""
+    return cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, list(params))
+
+
 class _Stream:
-    """An OpenCV capture forced onto the FFmpeg backend (never an image-sequence pattern)."""
+    """An OpenCV capture; from opening to ``close`` it holds the process's stderr capture, and the
+    decoder's complaints end up in ``errors``, timed by the frames they came with."""
 
     def __init__(self, path: Path):
         self.path = path
+        self.capture: cv2.VideoCapture | None = None
+        self.errors = DecoderErrors()
+        self._held = ExitStack()
+        self._stderr = self._held.enter_context(captured_stderr())
         # Small frames decode fastest on one thread (no hand-off cost); large ones use them all.
-        self.capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
+        self.capture = open_capture(path, cv2.CAP_PROP_N_THREADS, 1)
         if self.capture.isOpened() and self._pixels() > _SINGLE_THREAD_MAX_PIXELS:
             self.capture.release()
-            self.capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+            self.capture = open_capture(path)
         if not self.capture.isOpened():
-            raise _Unreadable(f"{path}: not a readable video (unknown format, no video stream, or corrupt header).")
+            self.close()
+            raise _Unreadable(
+                f"{path.name}: not a readable video (unknown format, no video stream, or corrupt header)."
+            )
         fps = self.capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if math.isfinite(fps) and 0 < fps < 1000 else _FALLBACK_FPS
         announced = self.capture.get(cv2.CAP_PROP_FRAME_COUNT)
@@ -150,6 +176,8 @@ class _Stream:
         index = 0
         while self.capture.grab():
             stamps.append(self.capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
+            if self._stderr.grown():
+                self.errors.mark(index / self.fps)
             if index in wanted:
                 ok, frame = self.capture.retrieve()
                 if ok and frame is not None:
@@ -162,7 +190,13 @@ class _Stream:
         return kept, index, stamps
 
     def close(self) -> None:
-        self.capture.release()
+        if self.capture is not None:
+            self.capture.release()
+            self.capture = None
+        if self._stderr is not None:
+            self._held.close()
+            self.errors.add(len(self._stderr.decoder_lines))
+            self._stderr = None
 
 
 def _max_frames(limits: VideoLimits | None, fps: float) -> int | None:
@@ -173,7 +207,8 @@ def _max_frames(limits: VideoLimits | None, fps: float) -> int | None:
 
 def _too_long(path: Path, limits: VideoLimits) -> VideoTooLargeError:
     return VideoTooLargeError(
-        f"{path}: longer than the {limits.max_duration_s:.0f} s limit. Trim the video or raise ACTIVITY_MAX_DURATION_S."
+        f"{path.name}: longer than the {limits.max_duration_s:.0f} s limit. "
+        "Trim the video or raise ACTIVITY_MAX_DURATION_S."
     )
 
 
@@ -209,12 +244,9 @@ def _decode(
             raise VideoError(str(opencv_error)) from None
         if not opencv_error.decoded:
             return video  # a codec OpenCV lacks: nothing was lost
-        note = (
-            f"Part of this video is damaged: the usual decoder stopped after {opencv_error.decoded} of "
-            f"{opencv_error.announced} frames, and {video.info.frame_count} could be read past the damage; "
-            "times after the damaged part may be early by the length of what was lost."
-        )
-        return replace(video, info=replace(video.info, note=note))
+        info = video.info
+        note = damage_note(info.errors, opencv_error.decoded, opencv_error.announced, info.frame_count)
+        return replace(video, info=replace(info, note=note))
 
 
 def _decode_stream(open_stream, path: Path, plan, num_frames, size, keep_aspect, limits: VideoLimits) -> DecodedVideo:
@@ -225,25 +257,33 @@ def _decode_stream(open_stream, path: Path, plan, num_frames, size, keep_aspect,
     stream = open_stream(path)
     try:
         max_frames = _max_frames(limits, stream.fps)
-        if max_frames is not None and stream.announced > max_frames:
-            raise _too_long(path, limits)
         announced = stream.announced
+        if max_frames is not None and announced > max_frames:
+            if decodes_after(path, limits.max_duration_s):
+                raise _too_long(path, limits)
+            log.debug("%s: the header claims %d frames; no frame decodes past the limit", path.name, announced)
+            announced = 0  # a header that lies plans nothing: the stream is read as it comes
         regular = FrameClock(announced, stream.fps)
         first_pass = _wanted(regular, plan(regular), num_frames) if announced else set()
         kept, decoded, stamps = stream.read_selected(first_pass, max_frames, shrink)
     finally:
         stream.close()
+    errors = stream.errors
     if max_frames is not None and decoded > max_frames:
         raise _too_long(path, limits)
     if decoded == 0:
         raise _Unreadable(
-            f"{path}: no decodable frame (the codec may be unsupported, or the file is damaged).", announced
+            f"{path.name}: no decodable frame (the codec may be unsupported, or the file is damaged).", announced
         )
     if decoded < limits.min_frames:
-        raise VideoError(f"{path}: only {decoded} decodable frame(s); a video clip needs at least {limits.min_frames}.")
+        raise VideoError(
+            f"{path.name}: only {decoded} decodable frame(s); a video clip needs at least {limits.min_frames}."
+        )
     if decoded < announced * _TRUNCATION_RATIO:
         raise _Unreadable(
-            f"{path}: the file looks truncated: decoded {decoded} of {announced} announced frames.", announced, decoded
+            f"{path.name}: the file looks truncated: decoded {decoded} of {announced} announced frames.",
+            announced,
+            decoded,
         )
     clock = FrameClock.from_stamps(decoded, stream.fps, stamps)
     ranges = plan(clock)
@@ -261,7 +301,8 @@ def _decode_stream(open_stream, path: Path, plan, num_frames, size, keep_aspect,
             kept, _, _ = stream.read_selected(wanted, decoded, shrink)
         finally:
             stream.close()
-    return _assemble(path, stream, clock, ranges, kept, num_frames)
+    video = _assemble(path, stream, clock, ranges, kept, num_frames)
+    return replace(video, info=replace(video.info, errors=errors, note=damage_note(errors)))
 
 
 def _wanted(clock: FrameClock, ranges: list[tuple[int, int]], num_frames: int) -> set[int]:
@@ -278,7 +319,7 @@ def _assemble(
 ) -> DecodedVideo:
     """Clips of the kept (already shrunk, RGB) frames, one per range."""
     if not kept:
-        raise VideoError(f"{path}: no frame could be decoded.")
+        raise VideoError(f"{path.name}: no frame could be decoded.")
     available = np.array(sorted(kept))
     clips = []
     for start, stop in ranges:
@@ -350,7 +391,7 @@ def load_still(path: str | os.PathLike, size: Size = 128, *, keep_aspect: bool =
     path = check_file(path, None)
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
-        raise VideoError(f"{path}: not a readable image.")
+        raise VideoError(f"{path.name}: not a readable image.")
     frame = _to_rgb(resize_frame(image, size, keep_aspect))
     clip = Clip(
         frames=frame[None],
