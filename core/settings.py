@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     frame_size: int = 128
     max_file_mb: float = 500.0
     max_duration_s: float = 600.0
+    # Server-side folders the app may read a dataset from (JSON list; empty: the data directory only).
+    source_roots: list[Path] = []
 
     # Answering.
     top_k: int = 5
@@ -119,3 +121,8 @@ class Settings(BaseSettings):
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
+
+    @property
+    def readable_source_roots(self) -> list[Path]:
+        """Where the app's setup may read a dataset folder: ``source_roots``, else the data directory."""
+        return list(self.source_roots) or [self.data_dir]

@@ -9,6 +9,7 @@ import gradio as gr
 from assistant.library.example_clips import add_example_clips
 from assistant.library.kb_editor import KbEditor
 from assistant.library.setup_pipeline import SetupOptions, run_setup
+from assistant.library.source_roots import confined_source
 from assistant.service import Assistant
 from assistant.ui.kb_tab import synced
 from assistant.ui.messages import done, refused
@@ -67,7 +68,7 @@ class LibraryTab:
             ), *self.status()
         try:
             report = run_setup(
-                source.strip(),
+                confined_source(source.strip(), self.assistant.settings),
                 self.assistant.settings,
                 SetupOptions(epochs=int(epochs)),
                 progress=lambda fraction, message: progress(fraction, desc=message),

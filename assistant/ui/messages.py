@@ -20,10 +20,11 @@ log = logging.getLogger(__name__)
 
 
 def unexpected(error: Exception, doing: str) -> str:
-    """Log the traceback of a bug and say, in words, what failed."""
+    """Log the traceback of a bug and say, in words, what failed. The exception's text stays in the log:
+    a library's message can hold server paths and object reprs, which are nothing the user can act on."""
     log.exception("unexpected error while %s", doing)
     return (
-        f"Something went wrong while {doing} ({type(error).__name__}: {error}). This is a bug, not your clip; "
+        f"Something went wrong while {doing}. This is a bug, not your clip; "
         "the server log has the details. Please try again."
     )
 
