@@ -155,6 +155,7 @@ class _Stream:
             raise _Unreadable(
                 f"{path.name}: not a readable video (unknown format, no video stream, or corrupt header)."
             )
+        self._stderr.grown()  # what opening said is counted, but at no frame's time
         fps = self.capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if math.isfinite(fps) and 0 < fps < 1000 else _FALLBACK_FPS
         announced = self.capture.get(cv2.CAP_PROP_FRAME_COUNT)
@@ -176,8 +177,8 @@ class _Stream:
         index = 0
         while self.capture.grab():
             stamps.append(self.capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
-            if self._stderr.grown():
-                self.errors.mark(index / self.fps)
+            if self._stderr.grown():  # packets that failed are skipped inside grab(): the frame shown after them
+                self.errors.mark(stamps[-1] if stamps[-1] > 0 or index == 0 else index / self.fps)
             if index in wanted:
                 ok, frame = self.capture.retrieve()
                 if ok and frame is not None:

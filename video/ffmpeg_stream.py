@@ -115,6 +115,8 @@ class FfmpegStream:
     ffmpeg's messages are read from its own stderr pipe as they come: the report on the input
     (which ``StreamHeader`` parses) and then one error line per damaged packet, which is counted
     in ``errors`` at the time of the frames being read (``video.decoder_log``), never printed.
+    ffmpeg decodes a few frames ahead of the pipe's reader, so those times can be early by the
+    frames that fit in the pipe (about 64 KiB of pixels).
     """
 
     def __init__(self, path: Path, fallback_fps: float, announced_at_least: int = 0):
