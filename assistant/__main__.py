@@ -16,13 +16,14 @@ from core.cli import (
     KB_OPTIONS,
     LLM_OPTIONS,
     LOCATION_OPTIONS,
+    RUNTIME_OPTIONS,
     build_parser,
     dispatch,
     run_cli,
 )
 
 COMMAND_MODULES = [ask, calibrate, explain, setup, zeroshot]
-GLOBAL_OPTIONS = (*LOCATION_OPTIONS, *DEVICE_OPTIONS, *KB_OPTIONS, *LLM_OPTIONS, *CLIP_OPTIONS)
+GLOBAL_OPTIONS = (*LOCATION_OPTIONS, *DEVICE_OPTIONS, *RUNTIME_OPTIONS, *KB_OPTIONS, *LLM_OPTIONS, *CLIP_OPTIONS)
 
 
 def parser():

@@ -1,15 +1,20 @@
-"""``python -m indexing {frames,add,remove,search,evaluate,kb}``: parse arguments, call the library."""
+"""``python -m indexing {frames,add,remove,search,evaluate,kb,export-encoder}``: parse arguments, call the library."""
 
 import sys
 
-from core.cli import CLIP_OPTIONS, KB_OPTIONS, LOCATION_OPTIONS, build_parser, dispatch, run_cli
-from indexing import cli_frames, cli_kb, cli_search
+from core.cli import CLIP_OPTIONS, KB_OPTIONS, LOCATION_OPTIONS, RUNTIME_OPTIONS, build_parser, dispatch, run_cli
+from indexing import cli_export, cli_frames, cli_kb, cli_search
 
-COMMAND_MODULES = [cli_frames, cli_search, cli_kb]
+COMMAND_MODULES = [cli_frames, cli_search, cli_kb, cli_export]
 
 
 def parser():
-    return build_parser("python -m indexing", __doc__, COMMAND_MODULES, (*LOCATION_OPTIONS, *KB_OPTIONS, *CLIP_OPTIONS))
+    return build_parser(
+        "python -m indexing",
+        __doc__,
+        COMMAND_MODULES,
+        (*LOCATION_OPTIONS, *KB_OPTIONS, *CLIP_OPTIONS, *RUNTIME_OPTIONS),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

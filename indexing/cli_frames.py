@@ -6,6 +6,7 @@ from pathlib import Path
 from core.cli import settings_from
 from indexing.cli_common import add_index_dir_option, index_dir_from
 from indexing.encoders import get_encoder
+from indexing.encoders.onnx_encoder import runtime_encoder
 from indexing.index_builder import add_videos, build_frame_index, remove_clips
 from indexing.index_types import INDEX_KINDS
 from training.fit.distributed import process_group
@@ -54,7 +55,7 @@ def run_frames(args: argparse.Namespace) -> int:
         index = build_frame_index(
             args.data or settings.prepared_dir,
             index_dir_from(args),
-            get_encoder(args.encoder).to(group.device(args.device or settings.device)),
+            runtime_encoder(get_encoder(args.encoder).to(group.device(args.device or settings.device)), settings),
             frames_per_clip=args.frames_per_clip,
             splits=[s.strip() for s in args.splits.split(",") if s.strip()],
             index_type=args.index_type,

@@ -30,6 +30,7 @@ from core.errors import AssistantError
 from core.settings import Settings
 from indexing.clip_model import clip_spec
 from indexing.encoders import FrameEncoder
+from indexing.encoders.onnx_encoder import runtime_encoder
 from indexing.frame_index import MANIFEST_FILE, FrameIndex, open_frame_index
 from indexing.knowledge_base import KnowledgeBase
 from training.fit.device import pick_device
@@ -232,7 +233,7 @@ def _load_classifier(
         if path is None:
             missing.append(missing_part(settings, "classifier", f"No trained classifier in {settings.runs_dir}."))
             return None, None
-        return Classifier.from_checkpoint(path, device=device), path
+        return Classifier.from_checkpoint(path, device=device, runtime=settings.runtime), path
     except AssistantError as error:
         missing.append(missing_part(settings, "classifier", str(error)))
         return None, None
@@ -247,13 +248,14 @@ def _load_index(
         return None, None
     try:
         index, encoder = open_frame_index(root, read_only=True)  # memory-mapped, shared by replicas
+        encoder = runtime_encoder(encoder.to(device), settings)  # ONNX Runtime when an export is chosen
     except AssistantError as error:
         missing.append(missing_part(settings, "frame index", str(error)))
         return None, None
     if len(index) == 0:
         missing.append(missing_part(settings, "frame index", f"The frame index in {root} is empty."))
         return None, None
-    return index, encoder.to(device)
+    return index, encoder
 
 
 def _load_fusion(

@@ -23,6 +23,7 @@ from assistant.library.calibrate import calibrate, save_result
 from assistant.library.resources import Resources
 from core.settings import Settings
 from indexing.encoders import get_encoder
+from indexing.encoders.onnx_encoder import runtime_encoder
 from indexing.encoders.pretrained import shared_backbone_encoder
 from indexing.index_builder import build_frame_index
 from indexing.knowledge_base import KnowledgeBase
@@ -174,7 +175,7 @@ def run_setup(
 
     def index() -> None:
         name = options.encoder or shared_backbone_encoder(options.model, options.size) or "auto"
-        encoder = get_encoder(name).to(pick_device(settings.device))  # where training ran
+        encoder = runtime_encoder(get_encoder(name).to(pick_device(settings.device)), settings)  # where training ran
         built = build_frame_index(prepared, settings.index_dir, encoder, frames_per_clip=options.frames_per_clip)
         report.indexed_frames, report.indexed_clips, report.encoder = len(built), len(built.clip_ids()), encoder.name
 

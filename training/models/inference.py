@@ -15,6 +15,8 @@ from core.errors import ArtifactError, VideoError
 from training.data.dataset import clip_to_tensor, normalise_batch
 from training.data.frame_features import shared_feature_key
 from training.evaluate.run_dir import checkpoint_path
+from training.export.onnx_classifier import OnnxClassifier
+from training.export.runtime_choice import onnx_for_checkpoint
 from training.models.checkpoint import LoadedClassifier, load_classifier
 from video.decoding import VideoLimits, decode_video
 from video.model_input import fit_frames, frame_rows, model_frames
@@ -24,10 +26,21 @@ CLIP_BATCH = 8
 
 
 class Classifier:
-    def __init__(self, loaded: LoadedClassifier, device: str | torch.device = "cpu"):
+    """A checkpoint's model; with ``onnx`` (its export), ONNX Runtime computes the probabilities and
+    features and torch keeps only what needs the graph itself (saliency)."""
+
+    def __init__(
+        self, loaded: LoadedClassifier, device: str | torch.device = "cpu", onnx: OnnxClassifier | None = None
+    ):
         self.loaded = loaded
         self.device = torch.device(device)
         self.model = loaded.model.to(self.device).eval()
+        self.onnx = onnx
+
+    @property
+    def runtime(self) -> str:
+        """What computes the answers: ``torch`` or ``onnx fp32`` / ``onnx int8``."""
+        return f"onnx {self.onnx.precision}" if self.onnx is not None else "torch"
 
     def to(self, device: str | torch.device) -> "Classifier":
         """Run on ``device`` from now on."""
@@ -42,9 +55,12 @@ class Classifier:
         *,
         device: str | torch.device = "cpu",
         expected_classes: list[str] | None = None,
+        runtime: str = "torch",
     ) -> "Classifier":
-        """Load a checkpoint file (or a run folder holding checkpoint.pt)."""
-        return cls(load_classifier(checkpoint_path(path), expected_classes), device)
+        """Load a checkpoint file (or a run folder holding checkpoint.pt); ``runtime`` as ``ACTIVITY_RUNTIME``."""
+        path = checkpoint_path(path)
+        loaded = load_classifier(path, expected_classes)
+        return cls(loaded, device, onnx_for_checkpoint(path, runtime, str(torch.device(device))))
 
     @property
     def classes(self) -> list[str]:
@@ -69,11 +85,15 @@ class Classifier:
 
     @functools.cached_property
     def feature_key(self) -> str | None:
-        """See ``training.data.frame_features.shared_feature_key``."""
+        """See ``training.data.frame_features.shared_feature_key`` (an int8 export's features have none)."""
+        if self.onnx is not None:
+            return self.onnx.feature_key
         return shared_feature_key(self.model, self.loaded.preprocessing)
 
     def predict_proba_from_features(self, features: np.ndarray) -> np.ndarray:
         """Class probabilities (N, C) from per-frame backbone features (N, T, D) with this ``feature_key``."""
+        if self.onnx is not None:
+            return self.onnx.predict_proba_from_features(features)
         if self.feature_key is None:
             raise ArtifactError(f"{self.name} does not read shared frame features (its backbone is not frozen).")
         with torch.inference_mode():
@@ -108,6 +128,8 @@ class Classifier:
         CPU time in one 48-frame pass as in three 16-frame passes, whose activations stay in cache
         (measured with one thread, and with two under ``OMP_WAIT_POLICY=PASSIVE``; issue 10).
         """
+        if self.onnx is not None:
+            return self.onnx.predict_proba(clips)
         if batch_size is None:
             batch_size = 1 if self.is_frame_model else CLIP_BATCH
         batch = self.clips_to_tensor(clips)
@@ -122,6 +144,8 @@ class Classifier:
         """Backbone features (N, D) for uint8 frames (N, H, W, 3); frame models only."""
         if not self.is_frame_model:
             raise ArtifactError(f"{self.name} is not a frame model; it has no per-frame features.")
+        if self.onnx is not None and "backbone" in self.onnx.parts:
+            return self.onnx.frame_features(frames, batch_size)
         frames = np.asarray(frames)
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
             raise VideoError(f"expected uint8 frames shaped (N, H, W, 3), got {frames.dtype} {frames.shape}")
