@@ -122,3 +122,23 @@ def test_runtime_flag_overrides_the_environment(monkeypatch):
     args = parser().parse_args(["ask", "clip.mp4", "--runtime", "torch"])
     assert settings_from(args).runtime == "torch"
     assert settings_from(parser().parse_args(["ask", "clip.mp4"])).runtime == "onnx"
+
+
+def test_feature_store_filled_by_the_onnx_backbone(exported, motion_prepared):
+    from training.data.frame_cache import FrameCache
+    from training.data.frame_features import model_feature_source
+    from training.models.checkpoint import load_classifier
+
+    loaded = load_classifier(checkpoint_path(exported.runs_dir / "frozen"))
+    path = next((exported.exports_dir / "encoders").glob("*.onnx"))
+    by_torch = model_feature_source(loaded.model, loaded.preprocessing)
+    by_onnx = model_feature_source(loaded.model, loaded.preprocessing, path)
+    assert by_onnx.key == by_torch.key and by_onnx.dim == by_torch.dim == 1280
+    assert by_onnx.raw_features is not by_torch.raw_features
+    cache = FrameCache(motion_prepared)
+    frames = np.concatenate([cache.load_frames(row.clip_id)[0] for row in cache.rows("train")[:3]])
+    a, b = by_torch.raw_features(frames), by_onnx.raw_features(frames)
+    assert ((a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)).min() > 0.9999
+    # A centre-cropped input has no shareable features: no store, whatever export is offered.
+    other = loaded.preprocessing.__class__(**{**loaded.preprocessing.__dict__, "crop_size": 28})
+    assert model_feature_source(loaded.model, other, path) is None

@@ -23,7 +23,7 @@ from assistant.library.calibrate import calibrate, save_result
 from assistant.library.resources import Resources
 from core.settings import Settings
 from indexing.encoders import get_encoder
-from indexing.encoders.onnx_encoder import runtime_encoder
+from indexing.encoders.onnx_encoder import chosen_export, runtime_encoder
 from indexing.encoders.pretrained import shared_backbone_encoder
 from indexing.index_builder import build_frame_index
 from indexing.knowledge_base import KnowledgeBase
@@ -128,6 +128,13 @@ class _Steps:
         return result
 
 
+def _feature_backbone(options: SetupOptions, settings: Settings) -> str | None:
+    """An ONNX export of the frozen backbone, when the runtime setting picks one, to fill the feature store."""
+    shared = shared_backbone_encoder(options.model, options.size)
+    path = chosen_export(shared, settings) if shared else None
+    return str(path) if path else None
+
+
 def run_setup(
     source: str | os.PathLike,
     settings: Settings,
@@ -162,6 +169,7 @@ def run_setup(
             freeze_backbone=True,
             patience=0,
             cached_features=options.cached_features,
+            feature_backbone=_feature_backbone(options, settings),
             device=settings.device,
         )
         run_dir = resolve_run_dir(settings.runs_dir, options.model, None, resume=False)

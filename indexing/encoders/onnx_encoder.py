@@ -18,6 +18,7 @@ from core.errors import ArtifactError
 from core.settings import Settings
 from indexing.encoders.backbone import BackboneEncoder
 from indexing.encoders.base import FrameEncoder
+from indexing.encoders.registry import get_encoder
 from training.export.metadata import ExportMetadata
 from training.export.onnx_model import OnnxModel
 from training.export.parity import MIN_COSINE, mean_cosine
@@ -144,3 +145,9 @@ def runtime_encoder(encoder: FrameEncoder, settings: Settings) -> FrameEncoder:
         return encoder
     log.info("frame encoder %s runs on ONNX Runtime (%s)", encoder.name, path)
     return exported
+
+
+def chosen_export(encoder_name: str, settings: Settings) -> Path | None:
+    """The ONNX export ``settings.runtime`` would run for encoder ``encoder_name``, or None (torch)."""
+    chosen = runtime_encoder(get_encoder(encoder_name), settings)
+    return chosen.model.path if isinstance(chosen, OnnxFrameEncoder) else None
