@@ -11,6 +11,7 @@ from assistant.service import Assistant
 from assistant.ui.assistant_tab import AssistantTab
 from assistant.ui.kb_tab import KbTab
 from assistant.ui.library_tab import LibraryTab
+from assistant.ui.live_tab import LiveTab
 from assistant.ui.models_tab import ModelsTab
 from core.settings import Settings
 from indexing.frame_index import THUMBS_DIR
@@ -39,6 +40,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         banner = gr.Markdown(label="Notice", elem_id="banner")
         with gr.Tab("Assistant"):
             AssistantTab(assistant).render()
+        with gr.Tab("Live"):
+            LiveTab(assistant).render()
         with gr.Tab("Knowledge base") as kb_tab:
             KbTab(editor).render(kb_tab)
         with gr.Tab("Library") as library_tab:

@@ -1,0 +1,43 @@
+"""A live MPEG-TS stream served over HTTP on loopback by imageio-ffmpeg's own ffmpeg, like an IP camera.
+
+``-re`` sends frames at the clip's own rate and ``-stream_loop -1`` repeats it forever, so a
+reader sees a camera that never ends; ``-listen 1`` makes ffmpeg the HTTP server (one client).
+Killing the process is a camera dropping off the network; starting another on the same port is
+the camera coming back.
+"""
+
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import imageio_ffmpeg
+
+from testkit.loopback import free_port
+
+
+def serve_stream(clip: Path, port: int | None = None, *, loop: bool = True) -> tuple[subprocess.Popen, str]:
+    """(ffmpeg process, its URL), returned once the port accepts connections."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}/live.ts"
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-re",
+        *(["-stream_loop", "-1"] if loop else []), "-i", str(clip),
+        "-c:v", "mpeg4", "-q:v", "3", "-f", "mpegts", "-listen", "1", url,
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"ffmpeg exited ({process.returncode}) before serving {url}")
+        # ffmpeg's listening socket answers a connect; a bare probe would take its one client,
+        # so wait for the port to be bound by trying to bind it ourselves instead.
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return process, url
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"ffmpeg did not listen on {url}")
