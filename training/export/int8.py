@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
+import onnx
 from onnxruntime.quantization import (
     CalibrationDataReader,
     CalibrationMethod,
@@ -55,6 +56,11 @@ def quantize_int8(
         prepared, quantized = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
         # Shape inference and graph fusions first, so calibration sees the graph ORT will run.
         quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
+        # The stem convolution reads raw normalised pixels and stays float: quantising it cost the most
+        # fidelity for the least time (EfficientNet-Lite0 features on real clips: cosine 0.9918 to fp32
+        # without it against 0.9898 with it, the file 3.79 MB either way; percentile/entropy calibration
+        # and signed activations did no better, skipping the depthwise convolutions did far worse).
+        stem = next((node.name for node in onnx.load(str(prepared)).graph.node if node.op_type == "Conv"), None)
         quantize_static(
             str(prepared),
             str(quantized),
@@ -64,6 +70,7 @@ def quantize_int8(
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
+            nodes_to_exclude=[stem] if stem else [],
         )
         record = metadata.with_precision("int8", calibration_inputs=int(sum(len(b) for b in batches)))
         return atomic_write_bytes(out_path, with_metadata(quantized.read_bytes(), record))

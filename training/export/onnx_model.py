@@ -21,6 +21,10 @@ def _session_options() -> ort.SessionOptions:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3  # errors only: ORT's warnings about unused initialisers are noise here
+    # Idle threads sleep instead of spinning: on a CPU shared with other work (the machines this is for,
+    # and this one) spinning threads steal the cores the model needs (measured 92 against 64 frames/s
+    # for EfficientNet-Lite0 at 128 px on 2 busy cores; benchmarks/runtime.py).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
 
