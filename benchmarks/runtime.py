@@ -8,8 +8,8 @@ The model is the one ``setup`` trains: effnet_frames with its frozen ImageNet ba
 Without ``--run`` its head is random (the backbone is the shipped ImageNet one): a random head
 makes close calls everywhere, so top-1 agreement is a harder test than with a trained head. With
 ``--run RUN`` (a trained frozen effnet_frames run, e.g. from ``python -m assistant setup``) that
-run is exported and compared instead. The int8 export is calibrated on cached synthetic frames
-(or the run's own data).
+run is exported and compared instead; ``--train-epochs N`` trains the head on the synthetic set
+first. The int8 export is calibrated on cached synthetic frames (or the run's own data).
 
 Every speed is a ratio measured in this one process with the paths interleaved, so a load from
 other work falls on all of them alike; the 1-minute load average is printed with them. Torch's
@@ -49,6 +49,7 @@ from training.data.sources.types import VIDEO_SUFFIXES  # noqa: E402
 from training.export.onnx_classifier import OnnxClassifier  # noqa: E402
 from training.export.parity import mean_cosine, top1_agreement  # noqa: E402
 from training.export.run_export import cached_clips, export_run, run_cache  # noqa: E402
+from training.fit.trainer import TrainConfig, train  # noqa: E402
 from training.models.inference import Classifier  # noqa: E402
 from video.decoding import decode_video  # noqa: E402
 
@@ -56,12 +57,18 @@ DEFAULT_CLIPS = Path(__file__).resolve().parents[2] / "shared" / "real-clips"
 SIZE, FRAMES = 128, 16
 
 
-def synthetic_run(root: Path) -> Path:
+def synthetic_run(root: Path, epochs: int) -> Path:
     videos = make_synthetic_dataset(root / "videos", per_class=25, seed=0, size=(160, 160))
     prepared = root / "prepared"
     config = PrepareConfig(num_frames=FRAMES, size=SIZE, num_clips=1)
     prepare_dataset(load_source(videos, "folder", seed=0), prepared, config, workers=1)
-    return make_untrained_run(root / "run", prepared, "effnet_frames", freeze_backbone=True)
+    if epochs == 0:
+        return make_untrained_run(root / "run", prepared, "effnet_frames", freeze_backbone=True)
+    config = TrainConfig(
+        model="effnet_frames", data=str(prepared), epochs=epochs, pretrained="yes", freeze_backbone=True, patience=0
+    )
+    train(config, root / "run")
+    return root / "run"
 
 
 def real_clips(folder: Path, classifier: Classifier) -> np.ndarray:
@@ -123,6 +130,9 @@ def answer_p50(settings: Settings, exports: dict[str, OnnxClassifier], repeats: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, help="a trained frozen effnet_frames run (default: a random head)")
+    parser.add_argument(
+        "--train-epochs", type=int, default=0, help="without --run: train the head on the synthetic set"
+    )
     parser.add_argument("--clips", type=Path, default=DEFAULT_CLIPS)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
@@ -133,7 +143,7 @@ def main() -> None:
     kb_dir = Path(__file__).resolve().parents[1] / "kb"
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        source = args.run or synthetic_run(root / "synthetic")
+        source = args.run or synthetic_run(root / "synthetic", args.train_epochs)
         settings = Settings(data_dir=root / "var", kb_dir=kb_dir, llm_provider="offline")
         run = settings.runs_dir / "effnet_frames"  # a copy: the export goes beside it, not into --run
         run.mkdir(parents=True)
@@ -143,7 +153,10 @@ def main() -> None:
         manifest = export_run(run, int8=True, data=cache.root)
         torch_model = Classifier.from_checkpoint(run)
         exports = {p: OnnxClassifier.from_export(run / "export", precision=p) for p in ("fp32", "int8")}
-        weights = f"run {source}" if args.run else "ImageNet backbone, random head"
+        head = (
+            f"head trained {args.train_epochs} epochs on the synthetic motions" if args.train_epochs else "random head"
+        )
+        weights = f"run {source}" if args.run else f"ImageNet backbone, {head}"
         print(
             f"model: {torch_model.name} at {torch_model.frame_size} px ({weights}); {args.threads} torch threads, "
             f"ONNX Runtime's default threads; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
