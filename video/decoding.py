@@ -145,13 +145,19 @@ class _Stream:
         self.errors = DecoderErrors()
         self._held = ExitStack()
         self._stderr = self._held.enter_context(captured_stderr())
+        try:
+            self._open(path)
+        except BaseException:
+            self.close()  # the capture's lock must never outlive the stream
+            raise
+
+    def _open(self, path: Path) -> None:
         # Small frames decode fastest on one thread (no hand-off cost); large ones use them all.
         self.capture = open_capture(path, cv2.CAP_PROP_N_THREADS, 1)
         if self.capture.isOpened() and self._pixels() > _SINGLE_THREAD_MAX_PIXELS:
             self.capture.release()
             self.capture = open_capture(path)
         if not self.capture.isOpened():
-            self.close()
             raise _Unreadable(
                 f"{path.name}: not a readable video (unknown format, no video stream, or corrupt header)."
             )

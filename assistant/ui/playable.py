@@ -14,6 +14,8 @@ from pathlib import Path
 import cv2
 import imageio_ffmpeg
 
+from video.decoder_log import captured_stderr
+
 log = logging.getLogger(__name__)
 PREVIEW_SUFFIX = ".preview.mp4"
 BROWSER_CODECS = {"avc1", "h264", "x264", "vp80", "vp90", "av01"}
@@ -23,11 +25,12 @@ TIMEOUT_S = 300
 
 
 def fourcc(path: Path) -> str:
-    capture = cv2.VideoCapture(str(path))
-    try:
-        code = int(capture.get(cv2.CAP_PROP_FOURCC))
-    finally:
-        capture.release()
+    with captured_stderr():  # what FFmpeg says about a damaged upload is not printed
+        capture = cv2.VideoCapture(str(path))
+        try:
+            code = int(capture.get(cv2.CAP_PROP_FOURCC))
+        finally:
+            capture.release()
     return "".join(chr((code >> (8 * i)) & 0xFF) for i in range(4)).strip("\x00 ").lower()
 
 
