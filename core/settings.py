@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     top_k: int = 5
     neighbours_k: int = 10
     window_s: float = 4.0
-    llm_provider: Literal["auto", "offline", "gemini", "local"] = "auto"
+    llm_provider: Literal["auto", "offline", "gemini", "openai", "local"] = "auto"
     gemini_model: str = "gemini-2.5-flash"
     gemini_base_url: str | None = None
     google_api_key: str | None = Field(
@@ -42,6 +42,14 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("ACTIVITY_GOOGLE_API_KEY", "GOOGLE_API_KEY", "GEMINI_API_KEY"),
     )
     llm_timeout_s: float = 20.0
+    # Any OpenAI-compatible chat endpoint (OpenAI, Ollama's /v1, llama-server, vLLM, LM Studio); key optional.
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("ACTIVITY_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    )
+    openai_model: str = "gpt-4o-mini"
+    openai_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("ACTIVITY_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
     # A local model by name (smollm2-135m, gemma3-270m: they install from PyPI); a path wins.
     local_model: str = "gemma3-270m"
     local_model_path: Path | None = None

@@ -61,10 +61,11 @@ def chain_and_inputs(
 
 
 def failure_note(backend: ChatBackend, error: BaseException, secret: str | None = None) -> str:
-    """One visible line naming what failed; never echoes the API key."""
+    """One visible line naming what failed; never echoes an API key."""
     detail = " ".join(str(error).split())[:_ERROR_CHARS] or "no details"
-    if secret:
-        detail = detail.replace(secret, "***")
+    for key in (secret, backend.secret):
+        if key:
+            detail = detail.replace(key, "***")
     return (
         f"> **Note:** {backend.name} could not answer ({type(error).__name__}: {detail}). "
         "Below is the offline answer instead."

@@ -341,8 +341,9 @@ def followup_answer(question: str, evidence: Evidence, passages: Sequence[KbPass
             lines = content_lines(passage.text)[:3]
             blocks.append(f"**{passage.label}, {passage.section}** {citations.cite(passage)}\n\n{quote(lines)}")
     blocks.append(
-        "The offline answerer can only quote the knowledge base. Set `GOOGLE_API_KEY` (or choose a local "
-        "model with `--llm local`) for answers written in free prose."
+        "The offline answerer can only quote the knowledge base. Set `GOOGLE_API_KEY`, point "
+        "`ACTIVITY_OPENAI_BASE_URL` at a model server you run (Ollama, llama-server, vLLM), or choose "
+        "`--llm local` for answers written in free prose."
     )
     blocks.append(citations.line())
     return [block for block in blocks if block]
