@@ -4,7 +4,8 @@ For each resolution a synthetic 30 fps stream whose activity changes every ``--s
 (the motions of ``testkit.synthetic``, MPEG-4 in MPEG-TS) is served over HTTP on loopback by
 imageio-ffmpeg's ffmpeg, as an IP camera would serve it (``--file`` plays the file instead, at
 its own speed, without the server's encoding cost). The engine watches it with the models of
-``--data-dir`` (its active checkpoint, index and fusion: the app's). Printed per resolution:
+``--data-dir`` (its active checkpoint, index and fusion: the app's), or by default with the default model's
+shape and cost (``default_model_dir``). Printed per resolution:
 
 - windows/s analysed and frames skipped (the engine skips rather than queues),
 - latency p95: from a window's newest frame to its verdict on the timeline, for every window and
@@ -13,8 +14,8 @@ its own speed, without the server's encoding cost). The engine watches it with t
 - memory: resident set after warm-up and at the end; ``--long 1800`` watches one stream that long
   and prints the growth after warm-up (target < 50 MB over 30 minutes).
 
-    python benchmarks/live.py --data-dir var --kb-dir kb [--seconds 30] [--sizes 320x240,640x480,1280x720]
-    python benchmarks/live.py --data-dir var --sizes 640x480 --long 1800
+    python benchmarks/live.py [--data-dir var --kb-dir kb] [--seconds 30] [--sizes 320x240,640x480,1280x720]
+    python benchmarks/live.py --sizes 640x480 --long 1800
 """
 
 import argparse
@@ -32,8 +33,15 @@ sys.path.insert(0, str(ROOT))
 from assistant.live.watch_session import live_engine  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
 from core.settings import Settings  # noqa: E402
+from indexing.encoders import get_encoder  # noqa: E402
+from indexing.encoders.pretrained import shared_backbone_encoder  # noqa: E402
+from indexing.index_builder import build_frame_index  # noqa: E402
+from testkit.assistant_data import write_kb  # noqa: E402
 from testkit.stream_server import serve_stream  # noqa: E402
-from testkit.synthetic import MOTIONS, motion_frames, write_ffmpeg  # noqa: E402
+from testkit.synthetic import MOTIONS, make_synthetic_dataset, motion_frames, write_ffmpeg  # noqa: E402
+from testkit.untrained_run import make_untrained_run  # noqa: E402
+from training.data.prepare import PrepareConfig, prepare_dataset  # noqa: E402
+from training.data.sources import load_source  # noqa: E402
 
 FPS = 30
 
@@ -48,6 +56,22 @@ def rss_mb() -> float:
 def cpu_s() -> float:
     times = os.times()
     return times.user + times.system
+
+
+def default_model_dir(folder: Path) -> Settings:
+    """A data directory with the default model's shape and cost: ``setup``'s effnet_frames (frozen
+    EfficientNet-Lite0, 8 frames of 128 px) and a frame index sharing its backbone. The head is
+    untrained (its cost is the trained one's; its verdicts mean nothing), so no training is waited for."""
+    settings = Settings(data_dir=folder / "var", kb_dir=folder / "kb", llm_provider="offline")
+    if not (settings.index_dir).exists():
+        videos = make_synthetic_dataset(folder / "videos", per_class=4, size=(128, 128))
+        prepared = folder / "prepared"
+        prepare_dataset(load_source(videos, "folder", seed=0), prepared, PrepareConfig(8, 128, 1), workers=1)
+        make_untrained_run(settings.runs_dir / "effnet_frames", prepared, "effnet_frames", freeze_backbone=True)
+        encoder = get_encoder(shared_backbone_encoder("effnet_frames", 128))
+        build_frame_index(prepared, settings.index_dir, encoder, frames_per_clip=8)
+        write_kb(settings.kb_dir)
+    return settings
 
 
 def make_stream_clip(folder: Path, width: int, height: int, segment_s: float, segments: int) -> Path:
@@ -108,7 +132,9 @@ def watch(assistant: Assistant, clip: Path, seconds: float, use_file: bool, samp
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument(
+        "--data-dir", type=Path, help="a built data directory (its active model); default: --default-model"
+    )
     parser.add_argument("--kb-dir", type=Path, default=None)
     parser.add_argument("--sizes", default="320x240,640x480,1280x720")
     parser.add_argument("--seconds", type=float, default=30.0)
@@ -117,14 +143,13 @@ def main() -> None:
     parser.add_argument("--file", action="store_true", help="play the file at its own speed instead of HTTP")
     parser.add_argument("--work-dir", type=Path, default=Path("var/bench-live"))
     args = parser.parse_args()
-    overrides = {"llm_provider": "offline"}
-    if args.data_dir:
-        overrides["data_dir"] = args.data_dir
-    if args.kb_dir:
-        overrides["kb_dir"] = args.kb_dir
-    settings = Settings(**overrides)
-    assistant = Assistant(settings)
     args.work_dir.mkdir(parents=True, exist_ok=True)
+    if args.data_dir:
+        overrides = {"llm_provider": "offline", "data_dir": args.data_dir}
+        settings = Settings(**overrides, **({"kb_dir": args.kb_dir} if args.kb_dir else {}))
+    else:
+        settings = default_model_dir(args.work_dir / "default-model")
+    assistant = Assistant(settings)
     seconds = args.long or args.seconds
     print(f"model: {assistant.resources.names}, window {settings.window_s} s, {os.cpu_count()} CPUs", flush=True)
     for size in args.sizes.split(","):

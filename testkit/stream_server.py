@@ -6,7 +6,6 @@ Killing the process is a camera dropping off the network; starting another on th
 the camera coming back.
 """
 
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -14,6 +13,8 @@ from pathlib import Path
 import imageio_ffmpeg
 
 from testkit.loopback import free_port
+
+START_TIMEOUT_S = 30
 
 
 def serve_stream(clip: Path, port: int | None = None, *, loop: bool = True) -> tuple[subprocess.Popen, str]:
@@ -26,18 +27,26 @@ def serve_stream(clip: Path, port: int | None = None, *, loop: bool = True) -> t
         "-c:v", "mpeg4", "-q:v", "3", "-f", "mpegts", "-listen", "1", url,
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"ffmpeg exited ({process.returncode}) before serving {url}")
-        # ffmpeg's listening socket answers a connect; a bare probe would take its one client,
-        # so wait for the port to be bound by trying to bind it ourselves instead.
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                return process, url
+        if listening(port):
+            return process, url
         time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"ffmpeg did not listen on {url}")
+
+
+def listening(port: int) -> bool:
+    """Whether a socket listens on ``port``, read from the kernel's table: connecting would take ffmpeg's
+    one client, and binding to test the port would race ffmpeg's own bind."""
+    wanted = f":{port:04X}"
+    for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
+        if not table.exists():
+            continue
+        for line in table.read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[1].endswith(wanted) and fields[3] == "0A":  # 0A: LISTEN
+                return True
+    return False

@@ -8,6 +8,7 @@ classifier, frame index and fusion of the assistant fixtures: nothing is mocked.
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 import cv2
+import imageio_ffmpeg
 import pytest
 
 from assistant.analysis.fusion import DEFAULT_FUSION
@@ -47,11 +49,9 @@ def changing_clip(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def live_settings(tmp_path_factory, motion_prepared, cnn3d_motion_run):
-    """The assistant fixtures' data directory (trained cnn3d, frame index, KB) with the default fusion."""
-    from testkit.assistant_data import build_data_dir
-
-    return build_data_dir(tmp_path_factory.mktemp("live-data"), motion_prepared, cnn3d_motion_run)
+def live_settings(assistant_settings):
+    """The assistant fixtures' data directory: a trained cnn3d, its frame index, the motion KB, 2 s windows."""
+    return assistant_settings
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +120,7 @@ def test_segments_of_a_stream_change_within_one_window_of_the_true_change(watche
     assert max(engine.stats.latency_s) < WINDOW_S
 
 
-def test_segments_are_kept_as_clips_and_a_start_runs_the_command(watched):
+def test_segments_are_kept_as_clips_and_a_start_runs_the_command(watched, assistant):
     segments = watched.engine.timeline.snapshot()[0]
     kept = [json.loads(Path(w["json"]).read_text()) for w in watched.recorder.written]
     assert [k["label"] for k in kept] == [s.label for s in segments]
@@ -129,6 +129,9 @@ def test_segments_are_kept_as_clips_and_a_start_runs_the_command(watched):
         frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         capture.release()
         assert frames >= 12 * (data["end_s"] - data["start_s"]) * 0.8, data
+    # A kept segment is a clip like any upload: asked about, it is recognised as what the stream showed.
+    evidence = assistant.analyse(kept[0]["clip"])
+    assert evidence.fused[0].label == kept[0]["label"] == "Oscillate"
     assert watched.trigger.wait() == [0]
     started = json.loads((watched.folder / "triggered.json").read_text())
     assert started["label"] == "Rotate" and Path(started["clip"]).is_file()
@@ -232,3 +235,47 @@ def test_watch_prints_json_lines_and_exits_cleanly_on_sigint(live_settings, chan
     # The segment under way when Ctrl-C came was finished and kept, clip and JSON.
     kept = [json.loads(p.read_text()) for p in sorted(record.glob("*.json"))]
     assert kept and kept[0]["label"] == first["segment"]["label"] and Path(kept[-1]["clip"]).is_file()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.mark.skipif(not CHROMIUM.is_file(), reason="needs /usr/bin/chromium (`make test` installs it)")
+def test_live_tab_watches_the_browser_webcam_and_answers_about_it(live_settings, changing_clip, tmp_path):
+    """Chromium plays the changing clip as its webcam (a Y4M file); the Live tab streams it to the server."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.app_harness import running_app
+    from tests.test_app_browser import CHROMIUM_ARGS
+
+    camera = tmp_path / "camera.y4m"
+    convert = [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(changing_clip)]
+    subprocess.run([*convert, "-vf", "scale=320:240", "-pix_fmt", "yuv420p", str(camera)], check=True, timeout=60)
+    fake_camera = [
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera}",
+        "--use-fake-ui-for-media-stream",
+    ]
+    ARTIFACTS.mkdir(exist_ok=True)
+    with running_app(live_settings) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *fake_camera])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url)
+            page.get_by_role("tab", name="Live").click()
+            page.get_by_text("Click to Access Webcam").click()
+            page.locator("#live-cam button[aria-label='capture photo']").click()  # gradio's "Record"
+            # The timeline fills in: a first segment, then more windows on it.
+            expect(page.locator("#live-chart")).to_have_count(1, timeout=30_000)
+            expect(page.locator("#live-now")).to_contain_text("Now:", timeout=30_000)
+            expect(page.locator("#live-now")).to_contain_text(re.compile(r"\b([4-9]|\d\d+) windows"), timeout=30_000)
+            assert page.locator("#live-chart .live-block").count() >= 1
+            page.locator("#live-ask").click()
+            chat = page.locator("#live-chat")
+            expect(chat).to_contain_text("In the last 60 s of the stream", timeout=60_000)
+            expect(chat).to_contain_text("Sources:", timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "live_tab.png"), full_page=True)
+        finally:
+            browser.close()
+    assert (ARTIFACTS / "live_tab.png").stat().st_size > 20_000

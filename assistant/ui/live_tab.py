@@ -12,7 +12,7 @@ import html
 import logging
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -42,11 +42,11 @@ UNKNOWN_COLOUR = "#9ca3af"
 NO_WATCH = "Start the webcam (press its record button) or enter a stream URL and press **Watch**."
 
 
-def colour(label: str | None) -> str:
-    """The same activity has the same colour in every chart (a stable hash, not Python's salted one)."""
-    if label is None:
-        return UNKNOWN_COLOUR
-    return PALETTE[sum(label.encode()) % len(PALETTE)]
+def colours(segments: list[LiveSegment]) -> dict[str | None, str]:
+    """One colour per activity, in order of first appearance: distinct for up to nine activities
+    (a hash of the name would give two of them the same colour), grey for unknown."""
+    labels = dict.fromkeys(s.label for s in segments if s.label is not None)
+    return {None: UNKNOWN_COLOUR} | {label: PALETTE[n % len(PALETTE)] for n, label in enumerate(labels)}
 
 
 def _clock(engine: LiveEngine, seconds: float) -> str:
@@ -58,6 +58,7 @@ def timeline_chart(engine: LiveEngine, segments: list[LiveSegment], gaps: list[G
     now = engine.now_s()
     since = max(0.0, now - CHART_SPAN_S)
     span = max(now - since, 1e-6)
+    palette = colours(segments)
     blocks = []
     for item in [*segments, *gaps]:
         start, end = max(item.start_s, since), min(item.end_s, now)
@@ -72,7 +73,7 @@ def timeline_chart(engine: LiveEngine, segments: list[LiveSegment], gaps: list[G
             )
         else:
             title = f"{item.name} {item.confidence:.0%} ({_clock(engine, item.start_s)}-{_clock(engine, item.end_s)})"
-            style, text = f"background:{colour(item.label)}", html.escape(item.name) if width > 8 else ""
+            style, text = f"background:{palette[item.label]}", html.escape(item.name) if width > 8 else ""
         blocks.append(
             f'<div class="live-block" title="{html.escape(title)}" style="position:absolute;left:{left:.2f}%;'
             f"width:{width:.2f}%;top:0;bottom:0;{style};color:white;font-size:12px;overflow:hidden;"
@@ -113,12 +114,17 @@ def segment_choice(engine: LiveEngine, index: int, segment: LiveSegment) -> tupl
     return f"{_clock(engine, segment.start_s)} {segment.name} ({segment.duration_s:.0f} s)", index
 
 
+def _stop_in_background(engine: LiveEngine) -> None:
+    """A stream read can block for its read timeout; the page must not wait for it."""
+    threading.Thread(target=engine.stop, name="live-stop", daemon=True).start()
+
+
 @dataclass
 class LiveSession:
     engine: LiveEngine
     source: str
-    last_frame: float = 0.0
-    clips: list[Path] = field(default_factory=list)
+    last_frame: float = 0.0  # when the webcam last sent a frame (engine clock)
+    last_seen: float = 0.0  # when the page last asked for a redraw (engine clock)
 
 
 class LiveTab:
@@ -139,7 +145,15 @@ class LiveTab:
             if session is not None:
                 self.sessions[key] = session
         if old is not None:
-            old.engine.stop(timeout_s=5)
+            _stop_in_background(old.engine)
+
+    def _stop_abandoned(self) -> None:
+        """A page closed without **Stop** no longer redraws: its watch (a URL read on the server) is ended."""
+        with self._lock:
+            gone = [key for key, s in self.sessions.items() if s.engine.clock() - s.last_seen > IDLE_STOP_S]
+            stopped = [self.sessions.pop(key) for key in gone]
+        for session in stopped:
+            _stop_in_background(session.engine)
 
     # -- handlers -------------------------------------------------------------------------------
     def webcam_frame(self, image: np.ndarray | None, request: gr.Request) -> None:
@@ -148,7 +162,8 @@ class LiveTab:
             return
         session = self._session(request)
         if session is None or session.source != WEBCAM or session.engine.done.is_set():
-            session = LiveSession(live_engine(self.assistant).start(), WEBCAM)
+            engine = live_engine(self.assistant).start()
+            session = LiveSession(engine, WEBCAM, last_seen=engine.clock())
             self._replace(request, session)
         session.last_frame = session.engine.clock()
         session.engine.push(cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR))
@@ -163,7 +178,7 @@ class LiveTab:
         except AssistantError as error:
             gr.Warning(str(error))
             return f"⚠️ {error}"
-        self._replace(request, LiveSession(engine, url))
+        self._replace(request, LiveSession(engine, url, last_seen=engine.clock()))
         return now_markdown(engine, url)
 
     def stop(self, request: gr.Request) -> str:
@@ -172,10 +187,12 @@ class LiveTab:
 
     def refresh(self, request: gr.Request) -> tuple:
         """What the timer redraws: current activity, chart, table, the segments that can be opened."""
+        self._stop_abandoned()
         session = self._session(request)
         if session is None:
             return NO_WATCH, "", [], gr.update(choices=[])
         engine = session.engine
+        session.last_seen = engine.clock()
         if session.source == WEBCAM and engine.clock() - session.last_frame > IDLE_STOP_S:
             self._replace(request, None)
         segments, gaps = engine.timeline.snapshot()
@@ -260,13 +277,14 @@ class LiveTab:
                 with gr.Row():
                     url = gr.Textbox(
                         placeholder="or a stream: rtsp://camera/stream, http://host/live.ts, https://…/index.m3u8",
+                        label="Stream URL",
                         show_label=False,
                         scale=5,
                         elem_id="live-url",
                     )
                     watch = gr.Button("Watch", variant="primary", scale=1, elem_id="live-watch")
                     stop = gr.Button("Stop", scale=1, elem_id="live-stop")
-                now = gr.Markdown(NO_WATCH, elem_id="live-now")
+                now = gr.Markdown(NO_WATCH, label="Now", elem_id="live-now")
                 chart = gr.HTML(label="Timeline (last 2 minutes)", elem_id="live-timeline")
                 table = gr.Dataframe(headers=TABLE_HEADERS, label="Segments, newest first", interactive=False)
                 with gr.Row():
@@ -282,7 +300,11 @@ class LiveTab:
                 )
                 with gr.Row():
                     question = gr.Textbox(
-                        value="What happened in the last minute?", show_label=False, scale=5, elem_id="live-question"
+                        value="What happened in the last minute?",
+                        label="Question",
+                        show_label=False,
+                        scale=5,
+                        elem_id="live-question",
                     )
                     ask = gr.Button("Ask", variant="primary", scale=1, elem_id="live-ask")
         timer = gr.Timer(1.0)
