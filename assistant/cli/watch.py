@@ -87,9 +87,10 @@ def summary_text(data: dict) -> str:
     lines += [f"  {name:<18} {seconds:7.1f} s" for name, seconds in data["seconds_by_activity"].items()]
     if data["gaps"]:
         lines.append(f"  stream lost {len(data['gaps'])} time(s), {sum(g['duration_s'] for g in data['gaps']):.1f} s")
+    latency = data["change_latency_s_p95"]
     lines.append(
-        f"  {data['windows']} windows, {data['frames']} frames at {data['fps']} fps, "
-        f"{data['skipped_frames']} skipped; label change latency p95 {data['change_latency_s_p95']} s"
+        f"  {data['windows']} windows, {data['frames']} frames at {data['fps']} fps, {data['skipped_frames']} skipped; "
+        + (f"label change latency p95 {latency} s" if latency is not None else "no label change")
     )
     return "\n".join(lines)
 
