@@ -124,6 +124,7 @@ class LiveEngine:
         self._lost_at: float | None = None
         self._covered_seq = -1
         self._threads: list[threading.Thread] = []
+        self._push_lock = threading.Lock()
         if source is not None:
             source.stop = self.stop_requested
             source.report = self._source_report
@@ -134,7 +135,12 @@ class LiveEngine:
 
     # -- input --------------------------------------------------------------------------------------
     def push(self, frame_bgr: np.ndarray) -> None:
-        """One frame, as it arrives (any size; BGR like OpenCV)."""
+        """One frame, as it arrives (any size; BGR like OpenCV). Safe to call from several threads
+        (the app's request workers): frames are numbered and timed in one order."""
+        with self._push_lock:
+            self._push(frame_bgr)
+
+    def _push(self, frame_bgr: np.ndarray) -> None:
         t = self.now_s()
         stats = self.stats
         if self._lost_at is not None:
