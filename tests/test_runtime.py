@@ -63,7 +63,7 @@ def test_onnx_without_an_export_says_what_to_run(data_dir, monkeypatch):
 @pytest.fixture(scope="module")
 def exported(data_dir, motion_prepared) -> Settings:
     run = data_dir.runs_dir / "frozen"
-    assert training_main(["export", str(run), "--parity-clips", "8"]) == 0
+    assert training_main(["export", str(run), "--parity-clips", "4"]) == 0
     args = ["--data-dir", str(data_dir.data_dir), "export-encoder", "--data", str(motion_prepared)]
     assert indexing_main(args) == 0
     return data_dir
