@@ -22,6 +22,7 @@ from langchain_core.runnables import Runnable
 
 from assistant.analysis.evidence import AnswerCheck, Evidence, KbPassage
 from assistant.analysis.kb_passages import passages_for_question
+from assistant.answering.answer_grammar import answer_grammar
 from assistant.answering.compact_prompt import compact_inputs, compact_prompt
 from assistant.answering.grounding import check_answer, grounds_for
 from assistant.answering.history import to_messages
@@ -54,9 +55,11 @@ def build_chain(model: BaseChatModel, prompt: Runnable | None = None) -> Runnabl
 def chain_and_inputs(
     backend: ChatBackend, question: str, evidence: Evidence, passages: list[KbPassage], messages: list
 ) -> tuple[Runnable, dict]:
-    """Local models get the compact prompt (a few facts); Gemini gets the full evidence."""
+    """Local models get the compact prompt (a few facts) and a grammar that lets them only choose
+    among fact sentences written from the evidence; Gemini and OpenAI-compatible servers get the full evidence."""
     if backend.provider == "local":
-        return build_chain(backend.model, compact_prompt()), compact_inputs(question, evidence, passages, messages)
+        model = backend.model.bind(grammar=answer_grammar(evidence, passages))
+        return build_chain(model, compact_prompt()), compact_inputs(question, evidence, passages, messages)
     return build_chain(backend.model), prompt_inputs(question, evidence, passages, messages)
 
 

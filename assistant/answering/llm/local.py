@@ -14,7 +14,9 @@ turn format for the Gemma file, which stores none).
 A conversation that ends with an assistant message is continued, not answered: the answer
 starts with that text (the lead sentence the prompt writes from the evidence) and the model
 writes on from there. Small models name the wrong activity when they must find it in a list of
-facts, and are reliable when the sentence naming it is already written.
+facts, and are reliable when the sentence naming it is already written. The answering chain also
+passes a grammar (``answer_grammar``) that lets the model only choose among fact sentences written
+from the evidence: left free, these models wrote LaTeX, CJK and other activities' cues.
 
 One thread per two cores (llama.cpp's own default): token generation is bound by memory
 bandwidth, and a second thread that must wait for a core busy with other work spins at every
@@ -104,6 +106,7 @@ class LlamaCppChat(BaseChatModel):
     n_ctx: int = 2048
     n_threads: int = max(1, (os.cpu_count() or 1) // 2)
     max_tokens: int = 120
+    grammar_max_tokens: int = 160
     temperature: float = 0.2
     top_p: float = 0.9
     repeat_penalty: float = 1.3
@@ -156,10 +159,18 @@ class LlamaCppChat(BaseChatModel):
         tokens = llama.tokenize((formatted.prompt + lead).encode(), add_bos=not formatted.added_special, special=True)
         return tokens, lead
 
-    def _completion(self, tokens: list[int], stop: list[str] | None, stream: bool) -> Any:
+    def _completion(self, tokens: list[int], stop: list[str] | None, stream: bool, grammar: str | None = None) -> Any:
+        """``grammar`` (GBNF, see ``answer_grammar``) limits the answer to the sentences it allows;
+        it gets a larger token budget, since every sentence it allows is complete and readable."""
+        constraint = None
+        if grammar is not None:
+            from llama_cpp import LlamaGrammar
+
+            constraint = LlamaGrammar.from_string(grammar, verbose=False)
         return self._model().create_completion(
             tokens,
-            max_tokens=self.max_tokens,
+            max_tokens=self.grammar_max_tokens if constraint else self.max_tokens,
+            grammar=constraint,
             temperature=self.temperature,
             top_p=self.top_p,
             repeat_penalty=self.repeat_penalty,
@@ -171,7 +182,8 @@ class LlamaCppChat(BaseChatModel):
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, **kwargs: Any) -> ChatResult:
         tokens, lead = self.prompt_tokens(messages)
-        text = lead + self._completion(tokens, stop, stream=False)["choices"][0]["text"]
+        completion = self._completion(tokens, stop, stream=False, grammar=kwargs.get("grammar"))
+        text = lead + completion["choices"][0]["text"]
         return ChatResult(generations=[ChatGeneration(message=AIMessage(text))])
 
     def _stream(
@@ -180,7 +192,7 @@ class LlamaCppChat(BaseChatModel):
         tokens, lead = self.prompt_tokens(messages)
         if lead:
             yield ChatGenerationChunk(message=AIMessageChunk(content=lead))
-        for chunk in self._completion(tokens, stop, stream=True):
+        for chunk in self._completion(tokens, stop, stream=True, grammar=kwargs.get("grammar")):
             if text := chunk["choices"][0]["text"]:
                 yield ChatGenerationChunk(message=AIMessageChunk(content=text))
 
