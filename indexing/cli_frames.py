@@ -4,6 +4,7 @@ import argparse
 from pathlib import Path
 
 from core.cli import settings_from
+from core.labels import NEGATIVE_LABEL, checked_label
 from indexing.cli_common import add_index_dir_option, index_dir_from
 from indexing.encoders import get_encoder
 from indexing.encoders.onnx_encoder import runtime_encoder
@@ -36,7 +37,11 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
 
     add = subparsers.add_parser("add", help="append labelled videos to the frame index (no rebuild)")
     add.add_argument("videos", nargs="+", type=Path)
-    add.add_argument("--label", required=True)
+    label = add.add_mutually_exclusive_group(required=True)
+    label.add_argument("--label", help="the activity the clips show")
+    label.add_argument(
+        "--negative", action="store_true", help='clips of "none of these": activities to be called unknown'
+    )
     add.add_argument("--encoder", help="must match the index (default: the index's own encoder)")
     add_index_dir_option(add)
     add.set_defaults(handler=run_add)
@@ -77,8 +82,16 @@ def run_frames(args: argparse.Namespace) -> int:
 def run_add(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     limits = VideoLimits(max_bytes=settings.max_file_bytes, max_duration_s=settings.max_duration_s)
-    added, frames = add_videos(index_dir_from(args), args.videos, args.label, encoder_name=args.encoder, limits=limits)
-    print(f"added {len(added)} clip(s) as {args.label!r}: {', '.join(added)}; index holds {frames} frames")
+    label = NEGATIVE_LABEL if args.negative else checked_label(args.label)
+    added, frames = add_videos(
+        index_dir_from(args),
+        args.videos,
+        label,
+        encoder_name=args.encoder,
+        limits=limits,
+        new_library_size=settings.frame_size,
+    )
+    print(f"added {len(added)} clip(s) as {label!r}: {', '.join(added)}; index holds {frames} frames")
     return 0
 
 

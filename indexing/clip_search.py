@@ -40,6 +40,8 @@ class ClipSearchResult:
     vote: dict[str, float]  # label -> share, sums to 1 (empty if no neighbours); see ``label_vote``
     encoder: str = ""
     query_times_s: list[float] = field(default_factory=list)
+    # label -> how well the query's frames match that label's frames; see ``label_support``
+    support: dict[str, float] = field(default_factory=dict)
 
     @property
     def top_label(self) -> str | None:
@@ -127,6 +129,30 @@ def label_vote(neighbours: Sequence[Neighbour]) -> dict[str, float]:
     return {label: weight / total for label, weight in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))}
 
 
+def label_support(hits: Sequence[Sequence[FrameHit]]) -> dict[str, float]:
+    """Per label: the mean over query frames of each frame's best match among that label's frames.
+
+    The open-set score ("is this one of my activities?"): a clip of a known activity has most
+    of its moments matched by some example of that activity, while a clip of another activity
+    may match one frame well (a shared background, a close-up) but not the rest. Unlike the
+    vote's shares, it keeps the absolute similarity, so it compares across clips and libraries.
+    A label absent from a frame's hit list scores that frame's weakest hit: an upper bound.
+    """
+    rows = [row for row in hits if row]
+    if not rows:
+        return {}
+    labels = {hit.record.label for row in rows for hit in row}
+    per_frame: dict[str, list[float]] = {label: [] for label in labels}
+    for row in rows:
+        best: dict[str, float] = {}
+        for hit in row:
+            best[hit.record.label] = max(best.get(hit.record.label, -np.inf), hit.score)
+        floor = min(hit.score for hit in row)
+        for label in labels:
+            per_frame[label].append(best.get(label, floor))
+    return {label: round(float(np.mean(scores)), 6) for label, scores in per_frame.items()}
+
+
 def search_vectors(
     index: FrameIndex,
     vectors: np.ndarray,
@@ -152,15 +178,14 @@ def search_vectors(
             ]
         neighbours = neighbours_from_hits(index, hits, k)
         if len(neighbours) >= k or depth >= len(index):
-            return ClipSearchResult(neighbours, label_vote(neighbours))
+            return ClipSearchResult(neighbours, label_vote(neighbours), support=label_support(hits))
         depth *= 4
 
 
 def search_clip(index: FrameIndex, encoder: FrameEncoder, frames: np.ndarray, k: int = 10) -> ClipSearchResult:
     """Nearest ``k`` clips to uint8 frames (T, H, W, 3) and their similarity-weighted label vote."""
     index.check_encoder(encoder)
-    result = search_vectors(index, encoder.encode(frames), k)
-    return ClipSearchResult(result.neighbours, result.vote, encoder.name)
+    return replace(search_vectors(index, encoder.encode(frames), k), encoder=encoder.name)
 
 
 def search_video(
@@ -181,4 +206,4 @@ def search_video(
         )
         clip = video.clips[0]
     result = search_clip(index, encoder, clip.frames, k)
-    return ClipSearchResult(result.neighbours, result.vote, result.encoder, [round(float(t), 3) for t in clip.times_s])
+    return replace(result, query_times_s=[round(float(t), 3) for t in clip.times_s])

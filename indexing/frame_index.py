@@ -281,6 +281,24 @@ class FrameIndex:
             for row_s, row_i in zip(scores, ids, strict=True)
         ]
 
+    def vectors(self, vector_ids: list[int]) -> np.ndarray:
+        """The stored vectors of ``vector_ids`` (as approximate as the index type stores them).
+
+        IVF indexes keep no id -> position map until asked for one; it is built (in memory) once.
+        """
+        ids = np.asarray(vector_ids, dtype=np.int64)
+        if not len(ids):
+            return np.empty((0, self.dim), dtype=np.float32)
+        try:
+            return self.index.reconstruct_batch(ids)
+        except RuntimeError:
+            faiss.extract_index_ivf(self.index.index).make_direct_map()
+            return self.index.reconstruct_batch(ids)
+
+    @property
+    def dim(self) -> int:
+        return int(self.manifest["dim"])
+
     # -- saving ---------------------------------------------------------------------------------
     def save(self) -> Path:
         """Write new files, then commit by replacing the manifest; clean up what is unreferenced."""

@@ -83,3 +83,46 @@ def shapes_index(base: Path) -> Path:
     if not (index_dir / "manifest.json").is_file():
         build_frame_index(prepared_shapes(base), index_dir, get_encoder(TEST_ENCODER), frames_per_clip=4)
     return index_dir
+
+
+def as_rgb_clip(frames_bgr: np.ndarray, num_frames: int) -> np.ndarray:
+    """``num_frames`` evenly spaced frames, RGB: what the encoders read."""
+    return frames_bgr[np.linspace(0, len(frames_bgr) - 1, num_frames).astype(int)][..., ::-1].copy()
+
+
+def shifted_recording_bgr(label: str, rng: np.random.Generator) -> np.ndarray:
+    """A new recording of ``label``: a coloured background (training ones are grey), cropped, JPEG 30 (BGR)."""
+    frames = shape_frames(label, rng).astype(np.int16)
+    grey = frames[0, 0, 0].copy()  # the corner is background
+    background = np.all(np.abs(frames - grey) < 45, axis=-1, keepdims=True)
+    tint = rng.integers(-60, 61, 3)
+    frames = np.where(background, frames + tint, frames).clip(0, 255).astype(np.uint8)
+    out = []
+    for frame in frames:
+        crop = cv2.resize(frame[6:58, 4:60], (64, 64), interpolation=cv2.INTER_AREA)
+        out.append(cv2.imdecode(cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 30])[1], cv2.IMREAD_COLOR))
+    return np.stack(out)
+
+
+def shifted_recording(label: str, rng: np.random.Generator, num_frames: int) -> np.ndarray:
+    return as_rgb_clip(shifted_recording_bgr(label, rng), num_frames)
+
+
+def unseen_activity_bgr(rng: np.random.Generator) -> np.ndarray:
+    """An activity no class resembles: a thin magenta ring with a cross, drifting over a grey background (BGR)."""
+    grey = int(rng.integers(60, 190))
+    background = np.clip(rng.normal(grey, 14, (64, 64, 3)), 0, 255).astype(np.uint8)
+    cx, cy = rng.uniform(20, 44, 2)
+    frames = []
+    for t in np.linspace(0, 1, 12):
+        frame = background.copy()
+        x, y = int(cx + 8 * t), int(cy - 6 * t)
+        cv2.circle(frame, (x, y), 14, (200, 40, 200), 2)
+        cv2.line(frame, (x - 14, y), (x + 14, y), (200, 40, 200), 2)
+        cv2.line(frame, (x, y - 14), (x, y + 14), (200, 40, 200), 2)
+        frames.append(frame)
+    return np.stack(frames)
+
+
+def unseen_activity(rng: np.random.Generator, num_frames: int) -> np.ndarray:
+    return as_rgb_clip(unseen_activity_bgr(rng), num_frames)

@@ -3,10 +3,10 @@
 import pytest
 
 from assistant.analysis.evidence import FusionSettings, Verdict
-from assistant.analysis.fusion import decide, fuse
+from assistant.analysis.fusion import decide, fuse, open_set_score
 from assistant.analysis.timeline import build_timeline, dominant_segment_label
 
-FUSION = FusionSettings(classifier_weight=0.6, unknown_threshold=0.4, min_neighbour_score=0.5, calibrated=True)
+FUSION = FusionSettings(classifier_weight=0.6, unknown_threshold=0.4, open_set_floor=0.8, calibrated=True)
 
 
 def test_fuse_weights_parts_over_the_union_of_labels():
@@ -23,19 +23,42 @@ def test_fuse_with_one_part_uses_it_alone_whatever_the_weight():
     assert fuse(None, None, 0.5) == []
 
 
-def test_decide_names_the_leader_when_confident_and_close():
-    verdict = decide(fuse({"Fall": 0.9, "Slide": 0.1}, {"Fall": 1.0}, 0.6), 0.8, FUSION)
+def test_decide_names_the_leader_when_confident_and_matched():
+    verdict = decide(fuse({"Fall": 0.9, "Slide": 0.1}, {"Fall": 1.0}, 0.6), {"Fall": 0.8, "Slide": 0.6}, FUSION)
     assert (verdict.label, verdict.is_unknown) == ("Fall", False)
     assert verdict.confidence == pytest.approx(0.94)
 
 
-def test_decide_says_unknown_for_weak_guesses_and_far_neighbours():
+def test_decide_says_unknown_for_weak_guesses_and_weak_matches():
     weak = decide(fuse({"Fall": 0.35, "Slide": 0.33, "Rotate": 0.32}, None, 0.6), None, FUSION)
     assert weak.is_unknown and weak.label is None and "Fall" in weak.reason and "35%" in weak.reason
-    far = decide(fuse({"Fall": 0.9, "Slide": 0.1}, {"Fall": 1.0}, 0.6), 0.3, FUSION)
-    assert far.is_unknown and "0.30" in far.reason and "0.50" in far.reason
+    # Support 0.5 with a lead of 0.2: open-set score 0.7, below the floor 0.8.
+    far = decide(fuse({"Fall": 0.9, "Slide": 0.1}, {"Fall": 1.0}, 0.6), {"Fall": 0.5, "Slide": 0.3}, FUSION)
+    assert far.is_unknown and "0.70" in far.reason and "0.80" in far.reason
+    assert open_set_score({"Fall": 0.5, "Slide": 0.3, "_other": 0.49}, "Fall") == pytest.approx(0.7)
     nothing = decide([], None, FUSION)
     assert nothing.is_unknown and nothing.confidence == 0.0
+
+
+def test_decide_says_unknown_when_the_frames_match_another_activity_better():
+    fused = fuse({"Fall": 0.9, "Slide": 0.1}, {"Fall": 0.6, "Slide": 0.4}, 0.6)
+    # The classifier's leader is not the activity the frames match best: a negative lead, score 0.45.
+    disagree = decide(fused, {"Fall": 0.60, "Slide": 0.75}, FUSION)
+    assert disagree.is_unknown and "Slide" in disagree.reason and "0.75" in disagree.reason
+    assert decide(fused, {"Fall": 0.70, "Slide": 0.55}, FUSION).label == "Fall"  # 0.85 >= 0.8
+    # Without a floor (a library too small to measure one, or one whose frames cannot), support never rejects.
+    default = FusionSettings(classifier_weight=0.6, unknown_threshold=0.4, calibrated=False)
+    assert decide(fused, {"Fall": 0.10, "Slide": 0.19}, default).label == "Fall"
+
+
+def test_decide_says_unknown_near_the_none_of_these_examples():
+    leader_negative = decide(fuse(None, {"_other": 0.7, "Fall": 0.3}, 0.6), {"_other": 0.9, "Fall": 0.6}, FUSION)
+    assert leader_negative.is_unknown and "other activities" in leader_negative.reason
+    closer_to_negative = decide(fuse(None, {"Fall": 0.6, "_other": 0.4}, 0.6), {"Fall": 0.7, "_other": 0.72}, FUSION)
+    assert closer_to_negative.is_unknown and "0.72" in closer_to_negative.reason
+    # Negatives are not a rival activity for the lead rule.
+    fine = decide(fuse(None, {"Fall": 0.8, "_other": 0.2}, 0.6), {"Fall": 0.8, "_other": 0.6, "Slide": 0.6}, FUSION)
+    assert fine.label == "Fall"
 
 
 def _verdict(label: str | None, confidence: float = 0.9) -> Verdict:

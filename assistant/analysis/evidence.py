@@ -57,6 +57,8 @@ class RetrievalPart(BaseModel):
     encoder: str
     index_dir: str
     best_score: float | None  # similarity of the closest clip (``ClipSearchResult.best_score``)
+    # Per activity, how well the clip's frames match its examples (``indexing.clip_search.label_support``).
+    support: list[LabelScore] = Field(default_factory=list)
 
 
 class ZeroShotPart(BaseModel):
@@ -78,7 +80,10 @@ class FusionSettings(BaseModel):
 
     classifier_weight: float
     unknown_threshold: float
-    min_neighbour_score: float | None
+    # The open-set floor (``assistant.library.open_set``), measured on the library's own recordings:
+    # the open-set score (support + lead) a clip's leading activity must reach.
+    open_set_floor: float | None = None
+    open_set: str | None = None  # how the floor was measured, in words
     calibrated: bool
     source: str | None = None
     # The frame index build the thresholds were measured on; a rebuilt index gets a note.

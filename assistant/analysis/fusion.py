@@ -4,13 +4,16 @@ The classifier knows only the classes it was trained on; the retrieval vote know
 in the frame index, including activities added later as example clips. A weighted sum over
 the union of labels lets either part carry a label the other has never seen. Activities that
 only the knowledge base describes get their share from CLIP zero-shot matching. Saying
-"unknown" has two triggers: a weak best guess, or a best neighbour so far away that nothing in
-the library looks like the clip, whatever the classifier (forced to pick a class) says.
+"unknown" has these triggers: a weak best guess; a leader that is the "none of these" examples
+or looks more like them; or, judged by the library's open-set floor, a clip whose frames match
+the leader's examples (and lead the other activities' by) no more than clips of activities
+outside the library do, whatever the classifier (forced to pick a class) says.
 """
 
 from collections.abc import Collection, Mapping, Sequence
 
 from assistant.analysis.evidence import FusionSettings, LabelScore, Verdict
+from core.labels import is_negative
 
 DEFAULT_CLASSIFIER_WEIGHT = 0.5
 # Uncalibrated default: a best guess below 30% is not an answer with ten classes.
@@ -18,7 +21,6 @@ DEFAULT_UNKNOWN_THRESHOLD = 0.3
 DEFAULT_FUSION = FusionSettings(
     classifier_weight=DEFAULT_CLASSIFIER_WEIGHT,
     unknown_threshold=DEFAULT_UNKNOWN_THRESHOLD,
-    min_neighbour_score=None,
     calibrated=False,
 )
 
@@ -74,34 +76,61 @@ def ranked(scores: Mapping[str, float]) -> list[LabelScore]:
     ]
 
 
-def decide(fused: list[LabelScore], best_neighbour_score: float | None, fusion: FusionSettings) -> Verdict:
-    """The verdict with its reason; ``best_neighbour_score`` is None when there is no retrieval."""
+def open_set_score(support: Mapping[str, float], label: str) -> float | None:
+    """``label``'s support plus its lead over the best other activity's (``assistant.library.open_set``).
+
+    None when ``label`` has no support or there is no other activity to lead.
+    """
+    others = [score for other, score in support.items() if other != label and not is_negative(other)]
+    return 2 * support[label] - max(others) if label in support and others else None
+
+
+def _unknown(confidence: float, reason: str) -> Verdict:
+    return Verdict(label=None, confidence=confidence, is_unknown=True, reason=reason)
+
+
+def _open_set_reason(label: str, support: Mapping[str, float] | None, fusion: FusionSettings) -> str | None:
+    """Why the library says ``label`` is not one of its activities, or None when it does not say so.
+
+    Two ways: the clip looks more like the "none of these" examples than like ``label``; or its
+    open-set score (support plus lead over the next activity) is below the floor the library
+    measured on its own recordings (``assistant.library.open_set``): its frames do not match
+    ``label``'s examples better than clips of activities outside the library match theirs.
+    """
+    if not support or label not in support:
+        return None  # no example clips of the leader: retrieval cannot judge it
+    own = support[label]
+    negative = max((score for other, score in support.items() if is_negative(other)), default=None)
+    if negative is not None and negative >= own:
+        return (
+            f"it looks more like your examples of other activities (match {negative:.2f}) than like {label} ({own:.2f})"
+        )
+    score = open_set_score(support, label)
+    if fusion.open_set_floor is None or score is None or score >= fusion.open_set_floor:
+        return None
+    runner_up = max((o for o in support if o != label and not is_negative(o)), key=support.__getitem__)
+    return (
+        f"its frames match the {label} examples at {own:.2f} and the {runner_up} ones at {support[runner_up]:.2f}: "
+        f"open-set score {score:.2f}, below the {fusion.open_set_floor:.2f} that clips of activities outside the "
+        "library reach"
+    )
+
+
+def decide(fused: list[LabelScore], support: Mapping[str, float] | None, fusion: FusionSettings) -> Verdict:
+    """The verdict with its reason; ``support`` is the retrieval's per-label support, None without retrieval."""
     if not fused:
-        return Verdict(
-            label=None, confidence=0.0, is_unknown=True, reason="no classifier or frame index could score the clip"
-        )
+        return _unknown(0.0, "no classifier or frame index could score the clip")
     best = fused[0]
+    if is_negative(best.label):
+        return _unknown(best.probability, "it is closest to your examples of other activities (none of these)")
     if best.probability < fusion.unknown_threshold:
-        return Verdict(
-            label=None,
-            confidence=best.probability,
-            is_unknown=True,
-            reason=(
-                f"the best guess, {best.label}, has only {best.probability:.0%} confidence "
-                f"(below the {fusion.unknown_threshold:.0%} threshold)"
-            ),
+        return _unknown(
+            best.probability,
+            f"the best guess, {best.label}, has only {best.probability:.0%} confidence "
+            f"(below the {fusion.unknown_threshold:.0%} threshold)",
         )
-    limit = fusion.min_neighbour_score
-    if best_neighbour_score is not None and limit is not None and best_neighbour_score < limit:
-        return Verdict(
-            label=None,
-            confidence=best.probability,
-            is_unknown=True,
-            reason=(
-                f"the most similar indexed clip has similarity {best_neighbour_score:.2f}, below "
-                f"{limit:.2f}: nothing in the library looks like this clip"
-            ),
-        )
+    if reason := _open_set_reason(best.label, support, fusion):
+        return _unknown(best.probability, reason)
     return Verdict(
         label=best.label,
         confidence=best.probability,

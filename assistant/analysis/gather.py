@@ -8,7 +8,7 @@ is named in the evidence instead of failing the whole answer.
 """
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from assistant.analysis.kb_passages import passages_for_clip, runners_up
 from assistant.analysis.retrieval import merge_results
 from assistant.analysis.step_timer import StepTimer
 from assistant.analysis.timeline import build_timeline, describe_timeline, dominant_segment_label, labels_by_duration
-from assistant.analysis.window_analysis import analyse_windows, neighbour_check, scores
+from assistant.analysis.window_analysis import analyse_windows, open_set_support, scores
 from assistant.library.calibration import stale_calibration_note
 from assistant.library.resources import Resources
 from core.settings import Settings
@@ -89,14 +89,15 @@ def retrieval_part_of(resources: Resources, results: list, k: int) -> RetrievalP
         encoder=resources.encoder.name,
         index_dir=str(resources.settings.index_dir),
         best_score=merged.best_score,
+        support=ranked(merged.support),
     )
 
 
 def _overall_verdict(
-    fused: list[LabelScore], best_score: float | None, resources: Resources, timeline: list[Segment]
+    fused: list[LabelScore], support: Mapping[str, float] | None, resources: Resources, timeline: list[Segment]
 ) -> Verdict:
     """The clip's verdict; for a long video whose timeline changes activity, the dominant segment."""
-    verdict = decide(fused, best_score, resources.fusion)
+    verdict = decide(fused, support, resources.fusion)
     if len({s.label for s in timeline}) < 2:
         return verdict
     label, share, confidence = dominant_segment_label(timeline)
@@ -169,8 +170,8 @@ def gather_evidence(
     fused, zero_shot_only = with_zero_shot(
         fuse(mean_probs, vote, resources.fusion.classifier_weight), zero_shot_mean, known
     )
-    best_score = neighbour_check(fused, retrieval_part.best_score if retrieval_part else None, zero_shot_only)
-    verdict = _overall_verdict(fused, best_score, resources, timeline)
+    support = {s.label: s.probability for s in retrieval_part.support} if retrieval_part else None
+    verdict = _overall_verdict(fused, open_set_support(fused, support, zero_shot_only), resources, timeline)
     zero_shot_part = (
         ZeroShotPart(model=zero_shot[0], scores=ranked(zero_shot_mean)[: settings.top_k], only_labels=zero_shot_only)
         if zero_shot and zero_shot_mean is not None

@@ -98,10 +98,16 @@ def search_windows(
 
 
 def merge_results(results: Sequence[ClipSearchResult], k: int) -> ClipSearchResult:
-    """A whole video's result: the windows' neighbours collapsed again (best per source group), mean vote."""
+    """A whole video's result: the windows' neighbours collapsed again (best per source group), mean vote
+    and mean support (a window that did not reach a label counts its weakest support for it)."""
     neighbours = collapse((n for result in results for n in result.neighbours), k)
     vote: dict[str, float] = {}
     for result in results:
         for label, share in result.vote.items():
             vote[label] = vote.get(label, 0.0) + share / len(results)
-    return ClipSearchResult(neighbours, vote)
+    labels = {label for result in results for label in result.support}
+    support = {
+        label: float(np.mean([r.support.get(label, min(r.support.values(), default=0.0)) for r in results]))
+        for label in labels
+    }
+    return ClipSearchResult(neighbours, vote, support=support)

@@ -7,7 +7,7 @@ one-backbone-pass path. What differs is only where the windows come from and wha
 with the verdicts (one clip's evidence, or a rolling timeline).
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,9 +41,11 @@ def scores(labels: list[str], probabilities: np.ndarray) -> dict[str, float]:
     return {label: float(p) for label, p in zip(labels, probabilities, strict=True)}
 
 
-def neighbour_check(fused: list[LabelScore], best_score: float | None, zero_shot_only: list[str]) -> float | None:
-    """The far-neighbour rule cannot judge an activity the library holds no clips of."""
-    return None if fused and fused[0].label in zero_shot_only else best_score
+def open_set_support(
+    fused: list[LabelScore], support: Mapping[str, float] | None, zero_shot_only: list[str]
+) -> Mapping[str, float] | None:
+    """The open-set rules cannot judge an activity the library holds no clips of."""
+    return None if fused and fused[0].label in zero_shot_only else support
 
 
 def _classify(resources: Resources, windows: Sequence[Clip], still: bool, notes: list[str]) -> np.ndarray | None:
@@ -126,9 +128,9 @@ def analyse_windows(
     for n in range(len(windows)):
         window_classifier = scores(classes, probabilities[n]) if probabilities is not None else None
         window_vote = results[n].vote if results is not None else None
-        best = results[n].best_score if results is not None else None
+        support = results[n].support if results is not None else None
         fused = fuse(window_classifier, window_vote, resources.fusion.classifier_weight)
         fused, only = with_zero_shot(fused, window_zero_shot[n] if window_zero_shot else None, known)
         fused_per_window.append(fused)
-        verdicts.append(decide(fused, neighbour_check(fused, best, only), resources.fusion))
+        verdicts.append(decide(fused, open_set_support(fused, support, only), resources.fusion))
     return WindowAnalysis(classes, probabilities, results, zero_shot, known, shared, fused_per_window, verdicts)

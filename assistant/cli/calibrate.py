@@ -31,8 +31,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
     print(result.table())
     fusion = result.fusion
     rule = f"fused confidence below {fusion.unknown_threshold:.2f}"
-    if fusion.min_neighbour_score is not None:
-        rule += f" or best neighbour similarity below {fusion.min_neighbour_score:.2f}"
+    if fusion.open_set_floor is not None:
+        rule += (
+            f", or the leader's open-set score below {fusion.open_set_floor:.2f}, or another activity matched better"
+        )
     print(f"\nchosen: classifier weight {fusion.classifier_weight:.1f}; unknown when {rule}")
     print(f"saved {path}")
     return 0

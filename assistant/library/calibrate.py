@@ -2,15 +2,19 @@
 
 The weight is the grid value with the best fused accuracy (ties go to the most even mix).
 
-The thresholds spend a false-rejection budget: at most ``max_unknown_rate`` of clips of known
-activities may be called unknown (split between the two rules when both apply). What matters
+The confidence threshold spends a false-rejection budget: at most ``max_unknown_rate`` of clips
+of known activities may be called unknown (half of it when the library's open-set floors apply
+too). The floors themselves (support and lead) are not read off the validation split: they come
+from the library's recordings asked with themselves left out (``open_set``), because validation
+clips that are near-copies of indexed ones measure "have I seen this recording", not "do I know
+this activity". The report says how many validation clips have a near-copy in the library. What matters
 is the scores of *unseen* clips of known activities, and the validation split alone is a poor
 sample of them: UCF101 groups make validation clips near-copies of training ones, so a model
 can be right and 99 % sure on all of them, and a quantile of those scores lands at 0.99 and
 rejects every real clip it is less sure of. So every validation clip is also scored as a
 shifted copy (crop, compression, colour: ``shifted_copies``), and each threshold is the
 conformal quantile of the clean and shifted scores together: a new clip drawn like them falls
-below it with probability at most the budget. The confidence threshold is further capped at
+below it with probability at most the budget. The threshold is further capped at
 1/2, since a label holding most of the probability mass has no rival to be confused with.
 
 The report adds the unknown rate on the validation split, on its shifted copies, and on an
@@ -30,7 +34,8 @@ from tqdm import tqdm
 
 from assistant.analysis.evidence import FusionSettings, LabelScore, Verdict
 from assistant.analysis.fusion import decide, fuse
-from assistant.library.calibration import calibration_path, save_calibration
+from assistant.library.calibration import calibration_path, save_calibration, with_open_set_floors
+from assistant.library.open_set import calibrate_open_set
 from assistant.library.resources import Resources
 from assistant.library.shifted_copies import shifted_copy
 from core.errors import ArtifactError, DatasetError
@@ -43,6 +48,8 @@ THRESHOLD_STEP = 0.01
 MAX_UNKNOWN_RATE = 0.05
 # Above 1/2 the leading label outweighs all the others together: never "no clear leader".
 CONFIDENCE_CEILING = 0.5
+# A validation clip whose best frame matches an indexed frame this closely is another cut of that recording.
+NEAR_COPY_SIMILARITY = 0.95
 SHIFT_SEED = 0
 
 
@@ -54,6 +61,7 @@ class ClipScores:
     classifier: dict[str, float] | None
     vote: dict[str, float] | None
     best_score: float | None
+    support: dict[str, float] | None
 
 
 @dataclass
@@ -76,6 +84,7 @@ class CalibrationResult:
     split: str
     max_unknown_rate: float
     unknown_rates: dict[str, float]  # validation, shifted copies, unseen-class probe
+    near_copies: float | None = None  # share of validation clips with a near-copy in the library
     path: Path | None = None
 
     def table(self) -> str:
@@ -87,6 +96,13 @@ class CalibrationResult:
         lines += [f"{name.ljust(width)}  {value}" for name, value in rows]
         lines += ["", f"called unknown (budget {self.max_unknown_rate:.0%} of known clips):"]
         lines += [f"  {name}: {rate:.1%}" for name, rate in self.unknown_rates.items()]
+        if self.fusion.open_set:
+            lines += ["", self.fusion.open_set]
+        if self.near_copies:
+            lines.append(
+                f"{self.near_copies:.0%} of the {self.split} clips have a near-copy in the library (best frame match "
+                f">= {NEAR_COPY_SIMILARITY}): their accuracy measures memory of those recordings, not recognition"
+            )
         return "\n".join(lines)
 
 
@@ -112,11 +128,11 @@ def _score(
     """(scores, the frames' vectors) of one copy of a validation clip; it never finds itself in the index."""
     classifier = _classifier_scores(resources, clip) if resources.classifier is not None else None
     if index_frames is None:
-        return ClipScores(label, classifier, None, None), None
+        return ClipScores(label, classifier, None, None, None), None
     assert resources.index is not None and resources.encoder is not None
     vectors = resources.encoder.encode(index_frames)
     result = search_vectors(resources.index, vectors, k, exclude_clips={clip_id})
-    return ClipScores(label, classifier, result.vote, result.best_score), vectors
+    return ClipScores(label, classifier, result.vote, result.best_score, result.support), vectors
 
 
 def collect_scores(prepared_dir: str | os.PathLike, resources: Resources, split: str, k: int) -> ValidationScores:
@@ -135,11 +151,11 @@ def collect_scores(prepared_dir: str | os.PathLike, resources: Resources, split:
         clean, vectors = _score(resources, row.clip_id, row.label, clip, frames, k)
         shifted_frames = shifted_copy(frames, rng) if frames is not None else None
         shifted, _ = _score(resources, row.clip_id, row.label, shifted_copy(clip, rng), shifted_frames, k)
-        unseen = ClipScores(row.label, _without(clean.classifier, row.label), None, None)
+        unseen = ClipScores(row.label, _without(clean.classifier, row.label), None, None, None)
         if vectors is not None:
             assert resources.index is not None
             probe = search_vectors(resources.index, vectors, k, exclude_clips={row.clip_id}, exclude_labels={row.label})
-            unseen.vote, unseen.best_score = probe.vote, probe.best_score
+            unseen.vote, unseen.best_score, unseen.support = probe.vote, probe.best_score, probe.support
         scores.clean.append(clean)
         scores.shifted.append(shifted)
         scores.unseen.append(unseen)
@@ -169,7 +185,12 @@ def budget_threshold(values: Iterable[float], budget: float) -> float:
 
 
 def _verdicts(scores: list[ClipScores], fusion: FusionSettings) -> list[Verdict]:
-    return [decide(fuse(s.classifier, s.vote, fusion.classifier_weight), s.best_score, fusion) for s in scores]
+    return [decide(fuse(s.classifier, s.vote, fusion.classifier_weight), s.support, fusion) for s in scores]
+
+
+def _near_copy_share(scores: list[ClipScores]) -> float | None:
+    similarities = [s.best_score for s in scores if s.best_score is not None]
+    return float(np.mean([s >= NEAR_COPY_SIMILARITY for s in similarities])) if similarities else None
 
 
 def _unknown_rate(verdicts: list[Verdict]) -> float:
@@ -197,15 +218,14 @@ def calibrate(
     share = max_unknown_rate / 2 if both else max_unknown_rate
     confidences = [lead.probability if lead else 0.0 for lead in _leaders(known, weight)]
     threshold = min(budget_threshold(confidences, share), CONFIDENCE_CEILING)
-    similarities = [s.best_score for s in known if s.best_score is not None]
-    min_score = budget_threshold(similarities, share) if similarities else None
     fusion = FusionSettings(
         classifier_weight=weight,
         unknown_threshold=threshold,
-        min_neighbour_score=min_score,
         calibrated=True,
         index_build_id=resources.index.manifest.get("build_id") if resources.index is not None else None,
     )
+    if resources.index is not None:
+        fusion = with_open_set_floors(fusion, calibrate_open_set(resources.index))
     verdicts = _verdicts(clean, fusion)
     accuracy = {}
     if resources.classifier is not None:
@@ -223,6 +243,7 @@ def calibrate(
         clips=len(clean),
         split=split,
         max_unknown_rate=max_unknown_rate,
+        near_copies=_near_copy_share(clean),
         unknown_rates={
             f"{split} clips": _unknown_rate(verdicts),
             f"shifted copies of {split} clips": _unknown_rate(_verdicts(scores.shifted, fusion)),
@@ -245,6 +266,7 @@ def save_result(result: CalibrationResult, resources: Resources) -> Path:
         "unknown_rate": result.unknown_rate,
         "max_unknown_rate": result.max_unknown_rate,
         "unknown_rates": result.unknown_rates,
+        "near_copies": result.near_copies,
         "weights_tried": {str(w): acc for w, acc in result.weights.items()},
         "checkpoint": str(resources.checkpoint) if resources.checkpoint else None,
         "index": {

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from assistant.analysis.evidence import FusionSettings
+from assistant.library.open_set import OpenSetCalibration, applied_floor
 from core.atomic import atomic_write_json
 from core.errors import ArtifactError
 from indexing.frame_index import FrameIndex
@@ -44,6 +45,11 @@ def read_calibration(path: Path) -> dict[str, Any]:
 def load_fusion(path: Path) -> FusionSettings:
     record = read_calibration(path)
     return FusionSettings.model_validate({**record["fusion"], "calibrated": True, "source": str(path)})
+
+
+def with_open_set_floors(fusion: FusionSettings, open_set: OpenSetCalibration) -> FusionSettings:
+    """``fusion`` judged by the library's own open-set floor (measured on its current contents)."""
+    return fusion.model_copy(update={"open_set_floor": applied_floor(open_set), "open_set": open_set.describe()})
 
 
 def save_calibration(path: Path, fusion: FusionSettings, report: dict[str, Any]) -> Path:

@@ -24,7 +24,8 @@ import torch
 from assistant.analysis.evidence import FusionSettings, MissingPart
 from assistant.analysis.fusion import DEFAULT_FUSION
 from assistant.library.active_checkpoint import find_active_checkpoint
-from assistant.library.calibration import calibration_path, load_fusion
+from assistant.library.calibration import calibration_path, load_fusion, with_open_set_floors
+from assistant.library.open_set import calibrate_open_set
 from assistant.zeroshot.scorer import ZeroShotScorer
 from core.errors import AssistantError
 from core.settings import Settings
@@ -174,6 +175,8 @@ class Resources:
         if kb is None:
             missing.append(missing_part(settings, "knowledge base", shared_kb.error or "unavailable"))
         fusion = _load_fusion(settings, checkpoint, index, notes, any_model=classifier is not None or index is not None)
+        if index is not None:
+            fusion = with_open_set_floors(fusion, calibrate_open_set(index))
         return cls(
             settings=settings,
             classifier=classifier,

@@ -6,6 +6,11 @@ prepare (frame cache) -> train the offline-capable default model (EfficientNet-L
 frozen ImageNet backbone, a few epochs: minutes on a CPU) -> evaluate it on the test split ->
 index the training frames -> sync the knowledge base -> make the new checkpoint the active one
 -> calibrate the fusion.
+
+A dataset too small to train on (an activity without a training and a validation recording:
+one or two clips each, say) is set up in few-shot mode instead: every clip is indexed as an
+example, no classifier is trained, and answers come from matching the clips' frames, judged by
+the open-set floors the library measures on itself (``open_set``, leave one recording out).
 Each step is a library call the CLI and the app's setup button share; progress is reported
 per step through one callback (the CLI shows tqdm bars, the app a progress bar).
 """
@@ -13,7 +18,7 @@ per step through one callback (the CLI shows tqdm bars, the app a progress bar).
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +26,7 @@ from typing import Any
 from assistant.library.active_checkpoint import set_active_checkpoint
 from assistant.library.calibrate import calibrate, save_result
 from assistant.library.resources import Resources
+from core.labels import is_negative
 from core.settings import Settings
 from indexing.encoders import get_encoder
 from indexing.encoders.onnx_encoder import chosen_export, runtime_encoder
@@ -31,6 +37,7 @@ from training.data.download.source import is_remote, resolve_source
 from training.data.frame_cache import FrameCache
 from training.data.prepare import PrepareConfig, prepare_dataset
 from training.data.sources import load_source
+from training.data.sources.types import SourceClip
 from training.evaluate.evaluation import evaluate
 from training.evaluate.run_dir import CHECKPOINT, resolve_run_dir
 from training.fit.device import pick_device
@@ -73,6 +80,25 @@ class SetupOptions:
     cached_features: bool = True
 
 
+FEW_SHOT_PROMISE = (
+    "few-shot mode: {reason}, so no classifier was trained; every clip is an example in the frame index. "
+    "Answers name an activity when a clip's frames match its examples better than clips of other activities "
+    "match them (floors measured by asking each recording with itself left out); expect fewer activities "
+    "named correctly than a trained model gives, and add more clips per activity (3 or more, from different "
+    "recordings) and run setup again to train one."
+)
+
+
+def few_shot_reason(clips: Sequence[SourceClip]) -> str | None:
+    """Why ``clips`` are too few to train and validate a classifier on, or None when they are not."""
+    for label in sorted({clip.label for clip in clips if not is_negative(clip.label)}):
+        splits = {clip.split for clip in clips if clip.label == label}
+        if not {"train", "val"} <= splits:
+            count = len({clip.group for clip in clips if clip.label == label})
+            return f"{label} has {count} recording(s), too few for a training and a validation split"
+    return None
+
+
 @dataclass
 class SetupReport:
     prepared_dir: Path
@@ -87,18 +113,27 @@ class SetupReport:
     encoder: str | None = None
     kb_summary: str = ""
     calibration: str | None = None
+    few_shot: str | None = None  # why the dataset was set up in few-shot mode
     seconds: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
         lines = [
             f"prepared {self.clips} clips of {len(self.classes)} classes ({', '.join(self.classes)}) "
-            f"in {self.prepared_dir}" + (f"; {self.failed} failed to decode" if self.failed else ""),
-            f"trained {self.checkpoint} (best val accuracy {_percent(self.val_acc)}, "
-            f"test accuracy {_percent(self.test_acc)})",
+            f"in {self.prepared_dir}" + (f"; {self.failed} failed to decode" if self.failed else "")
+        ]
+        if self.few_shot is None:
+            lines.append(
+                f"trained {self.checkpoint} (best val accuracy {_percent(self.val_acc)}, "
+                f"test accuracy {_percent(self.test_acc)})"
+            )
+        else:
+            lines.append(FEW_SHOT_PROMISE.format(reason=self.few_shot))
+        lines += [
             f"indexed {self.indexed_frames} frames of {self.indexed_clips} clips with {self.encoder}",
             f"knowledge base: {self.kb_summary}",
-            f"active checkpoint: {self.checkpoint}",
         ]
+        if self.few_shot is None:
+            lines.append(f"active checkpoint: {self.checkpoint}")
         if self.calibration:
             lines.append(f"calibration: {self.calibration}")
         lines.append("time: " + ", ".join(f"{step} {s:.0f} s" for step, s in self.seconds.items()))
@@ -151,10 +186,14 @@ def run_setup(
         source = steps.run("download", f"fetching {source}", lambda: resolve_source(source, settings))
     source = Path(source)
     limits = VideoLimits(max_bytes=settings.max_file_bytes, max_duration_s=settings.max_duration_s)
+    few_shot_encoder = options.encoder or "auto"
 
     def prepare() -> None:
         clips = load_source(source, options.layout)
-        config = PrepareConfig(options.num_frames, options.size, options.num_clips)
+        report.few_shot = few_shot_reason(clips)
+        # Few-shot examples are decoded at the size the index's encoder reads (see new_library_sampling).
+        size = (get_encoder(few_shot_encoder).image_size or options.size) if report.few_shot else options.size
+        config = PrepareConfig(options.num_frames, size, options.num_clips)
         result = prepare_dataset(clips, prepared, config, workers=options.workers, limits=limits, source=str(source))
         cache = FrameCache(prepared)
         report.clips, report.failed, report.classes = len(cache.rows()), len(result.failures), cache.classes
@@ -182,9 +221,14 @@ def run_setup(
             report.test_acc = evaluate(report.checkpoint, prepared, "test")["video_level"]["accuracy"]
 
     def index() -> None:
-        name = options.encoder or shared_backbone_encoder(options.model, options.size) or "auto"
+        trained_encoder = shared_backbone_encoder(options.model, options.size)
+        name = few_shot_encoder if report.few_shot else (options.encoder or trained_encoder or "auto")
         encoder = runtime_encoder(get_encoder(name).to(pick_device(settings.device)), settings)  # where training ran
-        built = build_frame_index(prepared, settings.index_dir, encoder, frames_per_clip=options.frames_per_clip)
+        # Few-shot: every clip is an example; trained: only training clips, so the test split stays honest.
+        splits = ("train", "val", "test") if report.few_shot else ("train",)
+        built = build_frame_index(
+            prepared, settings.index_dir, encoder, frames_per_clip=options.frames_per_clip, splits=splits
+        )
         report.indexed_frames, report.indexed_clips, report.encoder = len(built), len(built.clip_ids()), encoder.name
 
     def sync_kb() -> None:
@@ -204,12 +248,16 @@ def run_setup(
         )
 
     steps.run("prepare", f"decoding the clips in {source}", prepare)
-    steps.run("train", f"training {options.model} for {options.epochs} epochs (frozen backbone)", fit)
-    steps.run("evaluate", "scoring the model on the test split", test)
-    steps.run("index", "embedding the training frames", index)
+    if report.few_shot is None:
+        steps.run("train", f"training {options.model} for {options.epochs} epochs (frozen backbone)", fit)
+        steps.run("evaluate", "scoring the model on the test split", test)
+    else:
+        log.warning("setup: %s", FEW_SHOT_PROMISE.format(reason=report.few_shot))
+    steps.run("index", "embedding the frames" if report.few_shot else "embedding the training frames", index)
     steps.run("knowledge base", f"syncing {settings.kb_dir}", sync_kb)
-    steps.run("activate", "making the new checkpoint the active one", activate)
-    if options.calibrate:
-        steps.run("calibrate", "choosing the fusion weight on the validation split", calibrate_fusion)
+    if report.few_shot is None:
+        steps.run("activate", "making the new checkpoint the active one", activate)
+        if options.calibrate:
+            steps.run("calibrate", "choosing the fusion weight on the validation split", calibrate_fusion)
     steps.progress(1.0, "done")
     return report

@@ -34,13 +34,16 @@ class LibraryTab:
         self,
         files: list[str] | None,
         label: str,
+        none_of_these: bool = False,
         progress=gr.Progress(track_tqdm=True),  # noqa: B008 (how gradio injects a progress tracker)
     ) -> tuple[str, str, str]:
         try:
-            added = add_example_clips(self.assistant.settings, files or [], label)
+            added = add_example_clips(self.assistant.settings, files or [], label, negative=none_of_these)
         except AssistantError as error:
             return refused(error), *self.status()
         self.assistant.refresh()
+        if none_of_these:
+            return done(f"Added {len(added)} clip(s) of **none of these**: {', '.join(added)}."), *self.status()
         label = label.strip()
         note = ""
         if label.lower() not in self.editor.labels():
@@ -98,6 +101,9 @@ class LibraryTab:
                     gr.Markdown("**Add labelled example clips** to the frame index (no retraining needed).")
                     files = gr.File(file_count="multiple", file_types=["video"], label="Example clips")
                     label = gr.Textbox(label="Activity label", placeholder="e.g. RopeClimbing")
+                    none_of_these = gr.Checkbox(
+                        label="None of these: clips of other activities, to be called unknown (no label needed)"
+                    )
                     add_button = gr.Button("Add to the library", variant="primary")
                 with gr.Group():
                     gr.Markdown("**Knowledge base**: re-read every file in the KB folder into the search index.")
@@ -123,7 +129,7 @@ class LibraryTab:
         tab.select(self.status, None, [status, banner], api_visibility="private")
         add_button.click(
             self.add_examples,
-            [files, label],
+            [files, label, none_of_these],
             outputs,
             api_name="add_examples",
             concurrency_id=INDEX_WRITES,

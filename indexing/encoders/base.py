@@ -35,6 +35,8 @@ class FrameEncoder(ABC):
     preprocessing: str
     batch_size: int = DEFAULT_BATCH_SIZE
     device: torch.device = torch.device("cpu")
+    # The frame size the model reads (frames are resized to it); None when it takes any size.
+    image_size: int | None = None
 
     @property
     def spec(self) -> dict[str, object]:
