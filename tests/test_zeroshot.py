@@ -188,7 +188,7 @@ def zero_shot_evidence() -> Evidence:
             only_labels=only,
         ),
         fused=fused,
-        verdict=decide(fused, 0.1, DEFAULT_FUSION),
+        verdict=decide(fused, None, DEFAULT_FUSION),
     )
 
 
