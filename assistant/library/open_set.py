@@ -17,7 +17,7 @@ strictest choice the evidence allows. Each recording asked with all of its clips
 UCF101 ``gNN`` group or one source video is one recording) gives the score a *new recording* of
 a known activity reaches; the share below the floor is reported as the expected rate of
 needless "unknown". No constant is tuned to a dataset. The floor is measured again whenever the
-library changes (every snapshot load), in well under a second for a UCF101-sized index (at most
+library changes (every snapshot load): about 1.2 s on 2 idle cores for a UCF101-10-sized index (at most
 ``MAX_RECORDINGS`` recordings are asked).
 """
 
