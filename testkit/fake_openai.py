@@ -9,11 +9,11 @@ share of the first token. Used by the tests and by ``benchmarks/llm.py``.
 """
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from testkit.loopback_http import JsonRequestHandler, loopback_server, serving
 
 MODEL = "test-model"
 REPLY_CHUNKS = ["The clip shows **Fall** ", "with high confidence, ", "as [kb/fall.md § How it looks on video] says."]
@@ -38,24 +38,24 @@ class FakeOpenAI:
         self.sent_at: list[float] = []  # perf_counter when each streamed chunk was written
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                body = self.read_json()
                 fake.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
                 try:
                     if fake.mode in FAILURES:
-                        self._send(*FAILURES[fake.mode])
+                        self.send_json(*FAILURES[fake.mode])
                     elif fake.mode == "slow":
                         time.sleep(fake.slow_s)
-                        self._send(200, _completion("too late"))
+                        self.send_json(200, _completion("too late"))
                     elif not self.path.endswith("/chat/completions"):
-                        self._send(404, {"error": {"message": f"no route {self.path}"}})
+                        self.send_json(404, {"error": {"message": f"no route {self.path}"}})
                     elif body.get("stream"):
                         self._stream(body.get("model", MODEL))
                     else:
-                        self._send(200, _completion("".join(fake.reply)))
+                        self.send_json(200, _completion("".join(fake.reply)))
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (its timeout): nothing to answer
 
@@ -77,19 +77,7 @@ class FakeOpenAI:
                 self.wfile.flush()
                 self.close_connection = True
 
-            def _send(self, status: int, payload: dict) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = loopback_server(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
 
     def reset(self, reply: list[str] | None = None) -> None:
@@ -124,10 +112,5 @@ def _completion(text: str) -> dict:
 @contextmanager
 def running_fake_openai() -> Iterator[FakeOpenAI]:
     fake = FakeOpenAI()
-    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(fake.server):
         yield fake
-    finally:
-        fake.server.shutdown()
-        fake.server.server_close()

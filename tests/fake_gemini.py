@@ -8,14 +8,13 @@ timeout.
 """
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from assistant.service import Assistant
 from core.settings import Settings
+from testkit.loopback_http import JsonRequestHandler, loopback_server, serving
 
 REPLY_CHUNKS = ["The clip shows **Fall** ", "with high confidence, ", "as [kb/fall.md § How it looks on video] says."]
 API_KEY = "test-key-not-secret"
@@ -30,12 +29,12 @@ class FakeGemini:
         self.requests: list[dict] = []
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonRequestHandler):
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                body = self.read_json()
                 fake.requests.append({"path": self.path, "key": self.headers.get("x-goog-api-key"), "body": body})
                 if fake.mode == "error":
-                    self._send(500, {"error": {"code": 500, "message": "model overloaded", "status": "INTERNAL"}})
+                    self.send_json(500, {"error": {"code": 500, "message": "model overloaded", "status": "INTERNAL"}})
                 elif fake.mode == "slow":
                     time.sleep(3)
                 elif ":streamGenerateContent" in self.path:
@@ -47,21 +46,9 @@ class FakeGemini:
                         self.wfile.flush()
                         time.sleep(0.02)
                 else:
-                    self._send(200, _candidate("".join(fake.reply)))
+                    self.send_json(200, _candidate("".join(fake.reply)))
 
-            def _send(self, status: int, payload: dict) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = loopback_server(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
 
     def reset(self, reply: list[str] | None = None) -> None:
@@ -94,9 +81,5 @@ def _candidate(text: str) -> dict:
 @contextmanager
 def running_fake_gemini() -> Iterator[FakeGemini]:
     fake = FakeGemini()
-    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(fake.server):
         yield fake
-    finally:
-        fake.server.shutdown()
