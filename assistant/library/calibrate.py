@@ -34,8 +34,7 @@ from tqdm import tqdm
 
 from assistant.analysis.evidence import FusionSettings, LabelScore, Verdict
 from assistant.analysis.fusion import decide, fuse
-from assistant.library.calibration import calibration_path, save_calibration, with_open_set_floors
-from assistant.library.open_set import calibrate_open_set
+from assistant.library.calibration import calibration_path, save_calibration
 from assistant.library.resources import Resources
 from assistant.library.shifted_copies import shifted_copy
 from core.errors import ArtifactError, DatasetError
@@ -224,8 +223,10 @@ def calibrate(
         calibrated=True,
         index_build_id=resources.index.manifest.get("build_id") if resources.index is not None else None,
     )
-    if resources.index is not None:
-        fusion = with_open_set_floors(fusion, calibrate_open_set(resources.index))
+    # The library's open-set floor was measured when the snapshot loaded (Resources.load): reuse it.
+    fusion = fusion.model_copy(
+        update={"open_set_floor": resources.fusion.open_set_floor, "open_set": resources.fusion.open_set}
+    )
     verdicts = _verdicts(clean, fusion)
     accuracy = {}
     if resources.classifier is not None:
