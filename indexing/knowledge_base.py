@@ -5,14 +5,15 @@ sections that are new or changed; sections of deleted files are removed. A file 
 matter is broken is reported and skipped; its previously synced sections stay until it is
 fixed or deleted. ``changed_since_sync`` is a cheap mtime/size check the app runs per request.
 A sync holds the Chroma folder's cross-process lock, so the app and ``python -m indexing kb``
-(or two threads) never write the collection at once.
+(or two threads) never write the collection at once. ``from_snapshot`` reads the answering
+bundle's copy instead (``indexing.kb_snapshot``): same reading methods, no sync, no chromadb.
 """
 
 import hashlib
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,6 @@ from core.atomic import atomic_write_json
 from core.errors import KnowledgeBaseError
 from core.locks import store_lock
 from core.settings import Settings
-from indexing.chroma_client import open_collection
 from indexing.front_matter import FrontMatter, split_front_matter
 from indexing.markdown_chunks import chunk_markdown
 from indexing.text_embedder import minilm_embedding_function
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 COLLECTION = "kb_passages"  # Chroma names need at least 3 characters
 SIGNATURE_FILE = "kb_sync.json"
 _EMBED_BATCH = 32
+
+Embed = Callable[[list[str]], Sequence]  # texts -> one vector each, as Chroma's embedding functions
 
 
 @dataclass(frozen=True)
@@ -139,12 +141,15 @@ class KnowledgeBase:
         collection: str = COLLECTION,
         chroma_url: str | None = None,
         timeout_s: float = 10.0,
+        embed: Embed | None = None,
     ):
         self.kb_dir = Path(kb_dir)
         self.chroma_dir = Path(chroma_dir)
         self.collection_name = collection
         self.chroma_url, self.timeout_s = chroma_url, timeout_s
+        self._embed = embed  # None: minilm_embedding_function(), made when first needed
         self._collection = None
+        self.read_only = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "KnowledgeBase":
@@ -153,9 +158,26 @@ class KnowledgeBase:
             settings.kb_dir, settings.chroma_dir, chroma_url=settings.chroma_url, timeout_s=settings.chroma_timeout_s
         )
 
+    @classmethod
+    def from_snapshot(cls, kb_dir: str | os.PathLike, snapshot_dir: str | os.PathLike, embed: Embed) -> "KnowledgeBase":
+        """The answering bundle's read-only KB: ``write_kb_snapshot``'s files, questions embedded by ``embed``."""
+        from indexing.kb_snapshot import SnapshotCollection
+
+        kb = cls(kb_dir, snapshot_dir, embed=embed)
+        kb._collection, kb.read_only = SnapshotCollection(snapshot_dir), True
+        return kb
+
+    @property
+    def embed(self) -> Embed:
+        if self._embed is None:
+            self._embed = minilm_embedding_function()
+        return self._embed
+
     @property
     def collection(self):
         if self._collection is None:
+            from indexing.chroma_client import open_collection  # chromadb: not in the answering bundle
+
             self._collection = open_collection(
                 self.collection_name, chroma_dir=self.chroma_dir, url=self.chroma_url, timeout_s=self.timeout_s
             )
@@ -183,6 +205,10 @@ class KnowledgeBase:
 
     def sync(self) -> SyncReport:
         """Bring the collection in line with the files; embeds only new or changed sections."""
+        if self.read_only:
+            from indexing.kb_snapshot import READ_ONLY
+
+            raise KnowledgeBaseError(READ_ONLY)
         with store_lock(self.chroma_dir, what=f"The knowledge-base store {self.chroma_dir}"):
             return self._sync_locked()
 
@@ -201,21 +227,22 @@ class KnowledgeBase:
         report.deleted = len(stale)
         if stale:
             self.collection.delete(ids=stale)
-        embed = minilm_embedding_function()
         for start in range(0, len(changed), _EMBED_BATCH):
             batch = changed[start : start + _EMBED_BATCH]
             self.collection.upsert(
                 ids=[chunk.id for chunk in batch],
                 documents=[chunk.document for chunk in batch],
                 metadatas=[chunk.metadata for chunk in batch],
-                embeddings=embed([chunk.embed_text for chunk in batch]),
+                embeddings=self.embed([chunk.embed_text for chunk in batch]),
             )
         atomic_write_json(self.chroma_dir / SIGNATURE_FILE, signature)
         log.info("knowledge base synced: %s", report.summary())
         return report
 
     def changed_since_sync(self) -> bool:
-        """True when any kb file was added, removed or saved since the last sync (no parsing)."""
+        """True when any kb file was added, removed or saved since the last sync (no parsing); never when read-only."""
+        if self.read_only:
+            return False
         path = self.chroma_dir / SIGNATURE_FILE
         if not path.is_file():
             return True
@@ -268,7 +295,7 @@ class KnowledgeBase:
             resolved = sorted({self.resolve_label(label) or label for label in labels})
             where = {"label": {"$in": resolved}}
         result = self.collection.query(
-            query_embeddings=minilm_embedding_function()([question]),
+            query_embeddings=self.embed([question]),
             n_results=min(k, count),
             where=where,
             include=["documents", "metadatas", "distances"],
