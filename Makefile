@@ -24,7 +24,7 @@ setup: $(STAMP) unar
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[full,dev]'
 	touch $(STAMP)
 
 # The tests run a real local language model: the `local` extra, which is llama-cpp-python (built
@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml
 # the build's 178 compile units), which only image chat handlers load; llama.cpp's own tests,
 # tools, examples and server are already off when it is built as the binding's subproject.
 $(LOCAL_STAMP): $(STAMP)
-	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" $(PY) -m pip install --quiet -e '.[dev,local]'
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" $(PY) -m pip install --quiet -e '.[full,dev,local]'
 	touch $(LOCAL_STAMP)
 
 # Headless Chromium for the end-to-end browser test (Debian package; Playwright's own download

@@ -1,7 +1,7 @@
 """``python app.py``: start the activity assistant's web page (http://127.0.0.1:7860 by default).
 
 python app.py [--host 127.0.0.1] [--port 7860] [--data-dir DIR] [--kb-dir DIR] [--auth user:pass | --no-auth]
-              [--llm auto|offline|gemini|local]
+              [--llm auto|offline|gemini|openai|local] [--bundle DIR: answer from a bundle, without torch]
 """
 
 import argparse

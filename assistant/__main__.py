@@ -1,4 +1,4 @@
-"""``python -m assistant {ask,calibrate,explain,setup,watch,zeroshot}``: parse arguments, call the library.
+"""``python -m assistant {ask,bundle,calibrate,explain,setup,watch,zeroshot}``: parse arguments, call the library.
 
 python -m assistant ask clip.mp4 "what is happening in this clip?"
 python -m assistant ask clips/ --json > answers.jsonl
@@ -6,12 +6,14 @@ python -m assistant calibrate --data var/prepared
 python -m assistant zeroshot --data var/prepared --split test
 python -m assistant explain clip.mp4 --label Diving --out explained/
 python -m assistant watch rtsp://camera.local/stream --json
+python -m assistant bundle --out edge-bundle/          then, on the small machine:
+python -m assistant --bundle edge-bundle/ ask clip.mp4
 """
 
 import sys
 
-from assistant.cli import ask, calibrate, explain, setup, watch, zeroshot
 from core.cli import (
+    BUNDLE_OPTIONS,
     CLIP_OPTIONS,
     DEVICE_OPTIONS,
     KB_OPTIONS,
@@ -19,16 +21,26 @@ from core.cli import (
     LOCATION_OPTIONS,
     RUNTIME_OPTIONS,
     build_parser,
+    command_modules,
     dispatch,
     run_cli,
 )
 
-COMMAND_MODULES = [ask, calibrate, explain, setup, watch, zeroshot]
-GLOBAL_OPTIONS = (*LOCATION_OPTIONS, *DEVICE_OPTIONS, *RUNTIME_OPTIONS, *KB_OPTIONS, *LLM_OPTIONS, *CLIP_OPTIONS)
+# ask and watch answer from a bundle without torch; the others need the full install.
+COMMANDS = ("ask", "bundle", "calibrate", "explain", "setup", "watch", "zeroshot")
+GLOBAL_OPTIONS = (
+    *LOCATION_OPTIONS,
+    *BUNDLE_OPTIONS,
+    *DEVICE_OPTIONS,
+    *RUNTIME_OPTIONS,
+    *KB_OPTIONS,
+    *LLM_OPTIONS,
+    *CLIP_OPTIONS,
+)
 
 
 def parser():
-    return build_parser("python -m assistant", __doc__, COMMAND_MODULES, GLOBAL_OPTIONS)
+    return build_parser("python -m assistant", __doc__, command_modules("assistant.cli", COMMANDS), GLOBAL_OPTIONS)
 
 
 def main(argv: list[str] | None = None) -> int:

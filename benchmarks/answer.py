@@ -41,7 +41,7 @@ from assistant.library.active_checkpoint import set_active_checkpoint  # noqa: E
 from assistant.library.resources import Resources  # noqa: E402
 from core.memory import keep_freed_memory  # noqa: E402
 from core.settings import Settings  # noqa: E402
-from indexing.encoders import get_encoder  # noqa: E402
+from indexing.encoders.registry import get_encoder  # noqa: E402
 from indexing.frame_index import FrameIndex, FrameRecord, FrameSampling  # noqa: E402
 from indexing.index_types import choose_index_type  # noqa: E402
 from testkit.synthetic import motion_frames, write_opencv  # noqa: E402

@@ -31,7 +31,7 @@ from assistant.zeroshot.scorer import MAX_FRAMES, ZeroShotScorer, activity_names
 from benchmarks.answer import make_clip  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from indexing.clip_model import ClipSpec  # noqa: E402
-from indexing.encoders import get_encoder  # noqa: E402
+from indexing.encoders.registry import get_encoder  # noqa: E402
 from testkit.clip_kb import kb_entries  # noqa: E402
 from video.decoding import decode_windows  # noqa: E402
 

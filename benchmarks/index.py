@@ -30,8 +30,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from indexing.encoders import get_encoder  # noqa: E402
 from indexing.encoders.pretrained import weights_available  # noqa: E402
+from indexing.encoders.registry import get_encoder  # noqa: E402
 from indexing.index_types import apply_search_params, choose_index_type, create_index  # noqa: E402
 
 DIM = 1280

@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 from assistant.live.watch_session import live_engine  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
 from core.settings import Settings  # noqa: E402
-from indexing.encoders import get_encoder  # noqa: E402
 from indexing.encoders.pretrained import shared_backbone_encoder  # noqa: E402
+from indexing.encoders.registry import get_encoder  # noqa: E402
 from indexing.index_builder import build_frame_index  # noqa: E402
 from testkit.assistant_data import write_kb  # noqa: E402
 from testkit.stream_server import serve_stream  # noqa: E402

@@ -39,8 +39,9 @@ from assistant.library.resources import Resources  # noqa: E402
 from benchmarks.answer import make_clip, make_index, p50s, run_once  # noqa: E402
 from core.memory import keep_freed_memory  # noqa: E402
 from core.settings import Settings  # noqa: E402
-from indexing.encoders import get_encoder  # noqa: E402
-from indexing.encoders.onnx_encoder import export_encoder, runtime_encoder  # noqa: E402
+from indexing.encoders.encoder_export import export_encoder  # noqa: E402
+from indexing.encoders.onnx_encoder import runtime_encoder  # noqa: E402
+from indexing.encoders.registry import get_encoder  # noqa: E402
 from testkit.synthetic import make_synthetic_dataset  # noqa: E402
 from testkit.untrained_run import make_untrained_run  # noqa: E402
 from training.data.prepare import PrepareConfig, prepare_dataset  # noqa: E402

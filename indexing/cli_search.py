@@ -9,7 +9,7 @@ from core.atomic import atomic_write_json
 from core.cli import settings_from
 from indexing.cli_common import add_index_dir_option, index_dir_from
 from indexing.clip_search import ClipSearchResult, search_video
-from indexing.encoders import get_encoder
+from indexing.encoders.registry import get_encoder
 from indexing.frame_index import FrameIndex, open_frame_index
 from indexing.retrieval_eval import evaluate_retrieval
 from indexing.text_search import search_text

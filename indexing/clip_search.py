@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexing.encoders import FrameEncoder
+from indexing.encoders.base import FrameEncoder
 from indexing.frame_index import FrameHit, FrameIndex
 from training.data.splits import group_of
 from video.decoding import VideoLimits, decode_video, is_still, load_still

@@ -35,7 +35,7 @@ from PIL import Image
 from core.atomic import atomic_write, atomic_write_json
 from core.errors import ArtifactError
 from core.locks import store_lock
-from indexing.encoders import FrameEncoder, get_encoder
+from indexing.encoders.base import FrameEncoder
 from indexing.index_types import IndexType, apply_search_params, create_index
 
 FORMAT = "activity-frame-index"
@@ -381,7 +381,13 @@ def _read_records(path: Path) -> dict[int, FrameRecord]:
 def open_frame_index(
     root: str | os.PathLike, encoder_name: str | None = None, *, read_only: bool = False
 ) -> tuple[FrameIndex, FrameEncoder]:
-    """Load an index with the encoder it was built with (or ``encoder_name``, which must match)."""
+    """Load an index with the encoder it was built with (or ``encoder_name``, which must match).
+
+    The encoder comes from the registry, which builds torch models (the full install); the
+    answering bundle pairs ``FrameIndex.load`` with its ONNX encoder instead.
+    """
+    from indexing.encoders.registry import get_encoder
+
     index = FrameIndex.load(root, read_only=read_only)
     encoder = get_encoder(encoder_name or index.encoder_spec["name"])
     index.check_encoder(encoder)

@@ -21,8 +21,8 @@ from tqdm import tqdm
 from core.errors import ArtifactError, DatasetError
 from core.locks import store_lock
 from indexing.build_leftovers import build_lease, remove_build, remove_dead_builds, staging_folder
-from indexing.encoders import FrameEncoder, get_encoder
-from indexing.encoders.base import l2_normalise
+from indexing.encoders.base import FrameEncoder, l2_normalise
+from indexing.encoders.registry import get_encoder
 from indexing.frame_index import (
     MANIFEST_FILE,
     FrameIndex,

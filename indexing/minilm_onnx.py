@@ -21,6 +21,7 @@ from tokenizers import Tokenizer
 from core.atomic import atomic_write, atomic_write_json
 from core.errors import KnowledgeBaseError
 from indexing.text_embedder import DIM, MODEL_NAME
+from training.export.onnx_model import session_options
 
 log = logging.getLogger(__name__)
 
@@ -95,15 +96,6 @@ def export_minilm(out_dir: Path) -> Path:
     return out_dir
 
 
-def _session_options() -> ort.SessionOptions:
-    """Those of ``training.export.onnx_model``: errors-only logging, idle threads sleep instead of spinning."""
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return options
-
-
 def _read_record(folder: Path) -> dict:
     path = folder / RECORD_FILE
     redo = f"write it again on the full install (indexing.minilm_onnx.export_minilm({str(folder)!r}))"
@@ -141,7 +133,7 @@ class OnnxMiniLM:
         self.model_name, self.dim, self.max_seq_length = record["model"], record["dim"], record["max_seq_length"]
         try:
             self.session = ort.InferenceSession(
-                str(self.folder / MODEL_FILE), sess_options=_session_options(), providers=["CPUExecutionProvider"]
+                str(self.folder / MODEL_FILE), sess_options=session_options(), providers=["CPUExecutionProvider"]
             )
         except Exception as error:  # ORT raises its own Fail/InvalidGraph/... types, all meaning "not loadable"
             raise KnowledgeBaseError(

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from core.errors import DatasetError
 from indexing.clip_search import search_clip
-from indexing.encoders import FrameEncoder
+from indexing.encoders.base import FrameEncoder
 from indexing.frame_index import FrameIndex
 from indexing.index_builder import cached_clip_frames
 from training.data.frame_cache import FrameCache

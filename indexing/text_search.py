@@ -6,8 +6,8 @@ text counterpart. That is checked from the index manifest before any model is lo
 
 from core.errors import ArtifactError
 from indexing.clip_search import ClipSearchResult, search_vectors
-from indexing.encoders import get_encoder
 from indexing.encoders.clip import PREFIX, ClipEncoder
+from indexing.encoders.registry import get_encoder
 from indexing.frame_index import FrameIndex
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from core.settings import Settings
-from indexing.encoders import get_encoder
+from indexing.encoders.registry import get_encoder
 from indexing.index_builder import build_frame_index
 from testkit.synthetic import MOTIONS, make_synthetic_dataset, motion_frames, write_opencv
 from training.data.prepare import PrepareConfig, prepare_dataset

@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from indexing.encoders import get_encoder
+from indexing.encoders.registry import get_encoder
 from indexing.index_builder import build_frame_index
 from testkit.synthetic import write_opencv
 from training.data.prepare import PrepareConfig, prepare_dataset

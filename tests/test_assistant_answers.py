@@ -86,13 +86,13 @@ def test_the_models_run_on_the_configured_device(assistant_settings, query_clips
     on = {device: assistant_settings.model_copy(update={"device": device}) for device in ("cpu", "cuda")}
     if torch.cuda.is_available():  # a GPU machine answers on the GPU, with the CPU's verdict
         resources = Resources.load(on["cuda"])
-        assert resources.classifier.device.type == "cuda" == resources.encoder.device.type
+        assert resources.classifier.device.type == "cuda" == torch.device(resources.encoder.device).type
         assert Assistant(on["cuda"], resources=resources).analyse(query_clips["Slide"]).verdict.label == "Slide"
     else:  # asked for and absent: a clear error at load, not a quietly CPU-bound or half-missing assistant
         with pytest.raises(ArtifactError, match="no CUDA GPU is available"):
             Resources.load(on["cuda"])
     resources = Resources.load(on["cpu"])  # (also moves the shared encoder back for the other tests)
-    assert resources.classifier.device.type == "cpu" == resources.encoder.device.type
+    assert resources.classifier.device.type == "cpu" == torch.device(resources.encoder.device).type
 
 
 def test_missing_checkpoint_and_index_still_give_a_sensible_answer(tmp_path, assistant_settings, query_clips):

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from indexing.build_leftovers import staging_folder
-from indexing.encoders import get_encoder
+from indexing.encoders.registry import get_encoder
 from indexing.frame_index import THUMBS_DIR, FrameIndex
 from indexing.index_builder import build_frame_index
 from tests.retrieval_data import TEST_ENCODER, prepared_shapes

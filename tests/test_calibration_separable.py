@@ -19,7 +19,7 @@ from assistant.library.resources import Resources
 from core.errors import ArtifactError
 from core.settings import Settings
 from indexing.clip_search import search_clip
-from indexing.encoders import get_encoder
+from indexing.encoders.registry import get_encoder
 from indexing.index_builder import build_frame_index
 from tests.retrieval_data import SHAPES, TEST_ENCODER, make_shapes_dataset, shifted_recording, unseen_activity
 from training.data.prepare import PrepareConfig, prepare_dataset

@@ -18,7 +18,7 @@ from indexing.clip_search import (
     search_video,
     source_group,
 )
-from indexing.encoders import get_encoder
+from indexing.encoders.registry import get_encoder
 from indexing.frame_index import open_frame_index
 from indexing.index_builder import build_frame_index, cached_clip_frames
 from indexing.retrieval_eval import evaluate_retrieval

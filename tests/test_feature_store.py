@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import training.data.feature_store as feature_store
-from indexing.encoders import get_encoder
+from indexing.encoders.registry import get_encoder
 from indexing.frame_index import FrameIndex
 from indexing.index_builder import build_frame_index, cached_clip_frames
 from training.data.feature_store import FeatureStore, build_feature_store

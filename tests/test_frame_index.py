@@ -10,7 +10,7 @@ from PIL import Image
 import indexing.frame_index as frame_index_module
 from core.errors import ArtifactError
 from indexing.clip_search import search_clip
-from indexing.encoders import get_encoder
+from indexing.encoders.registry import get_encoder
 from indexing.frame_index import FrameIndex, open_frame_index
 from indexing.index_builder import add_videos, build_frame_index, cached_clip_frames, remove_clips
 from indexing.index_types import choose_index_type, create_index

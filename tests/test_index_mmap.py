@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from core.errors import ArtifactError
-from indexing.encoders import FrameEncoder
+from indexing.encoders.base import FrameEncoder
 from indexing.frame_index import FrameIndex, open_frame_index
 from indexing.index_types import choose_index_type
 from tests.retrieval_data import shapes_index

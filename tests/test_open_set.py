@@ -24,7 +24,7 @@ from core.labels import NEGATIVE_LABEL
 from core.settings import Settings
 from indexing.__main__ import main as indexing_main
 from indexing.clip_search import search_clip
-from indexing.encoders import get_encoder
+from indexing.encoders.registry import get_encoder
 from indexing.frame_index import FrameIndex
 from indexing.index_builder import build_frame_index
 from testkit.synthetic import write_opencv

@@ -19,8 +19,8 @@ from core.cli import settings_from
 from core.errors import ArtifactError
 from core.settings import Settings
 from indexing.__main__ import main as indexing_main
-from indexing.encoders import get_encoder
 from indexing.encoders.onnx_encoder import OnnxFrameEncoder, runtime_encoder
+from indexing.encoders.registry import get_encoder
 from indexing.index_builder import build_frame_index
 from testkit.assistant_data import write_kb
 from testkit.untrained_run import make_untrained_run

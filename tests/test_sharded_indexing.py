@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from indexing.encoders import get_encoder
+from indexing.encoders.registry import get_encoder
 from indexing.frame_index import FrameIndex
 from indexing.index_builder import build_frame_index
 from testkit.loopback import free_port

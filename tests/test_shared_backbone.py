@@ -22,8 +22,8 @@ from assistant.analysis.shared_backbone import classify_from_shared_pass, shares
 from assistant.library.active_checkpoint import set_active_checkpoint
 from assistant.library.resources import Resources
 from core.settings import Settings
-from indexing.encoders import get_encoder
 from indexing.encoders.base import l2_normalise
+from indexing.encoders.registry import get_encoder
 from indexing.index_builder import build_frame_index
 from testkit.assistant_data import write_kb, write_query_clip
 from training.evaluate.run_dir import checkpoint_path

@@ -15,7 +15,7 @@ import torch
 from assistant.library.active_checkpoint import set_active_checkpoint
 from assistant.library.example_clips import add_example_clips
 from assistant.service import Assistant
-from indexing.encoders import get_encoder
+from indexing.encoders.registry import get_encoder
 from indexing.index_builder import build_frame_index
 from testkit.assistant_data import INDEX_ENCODER, build_data_dir
 from training.evaluate.run_dir import CHECKPOINT

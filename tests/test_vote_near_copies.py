@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from indexing.clip_search import search_clip
-from indexing.encoders import get_encoder
+from indexing.encoders.registry import get_encoder
 from indexing.frame_index import FrameIndex, FrameRecord, FrameSampling
 from indexing.index_types import choose_index_type
 from tests.retrieval_data import TEST_ENCODER, shape_frames

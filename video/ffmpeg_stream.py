@@ -1,5 +1,8 @@
 """The fallback decoder: the ffmpeg binary shipped in ``imageio-ffmpeg``, for what OpenCV cannot read.
 
+The edge install (no ``imageio-ffmpeg``, whose binary alone is 170 MB) uses an ``ffmpeg`` on the
+PATH instead; without one, files OpenCV cannot read are refused as unreadable.
+
 OpenCV's wheels carry an FFmpeg without software decoders for some codecs, AV1 first among them
 (it opens the file and then decodes no frame), which is what YouTube, Netflix and newer phones
 produce. The full ffmpeg of ``imageio-ffmpeg`` decodes them. It pipes raw frames, so frames are
@@ -11,16 +14,17 @@ lists the packets' presentation times without decoding anything (``presentation_
 only where those times cannot be matched to the decoded frames (damaged data).
 """
 
+import functools
 import logging
 import math
 import re
+import shutil
 import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import imageio_ffmpeg
 import numpy as np
 
 from video.decoder_log import DecoderErrors
@@ -32,6 +36,16 @@ MAX_SIDE = 640
 _SHRINK = f"scale=w='if(gte(iw,ih),min({MAX_SIDE},iw),-2)':h='if(gte(iw,ih),-2,min({MAX_SIDE},ih))'"
 
 
+@functools.cache
+def ffmpeg_exe() -> str:
+    """imageio-ffmpeg's binary (the full install), else ``ffmpeg`` on the PATH (running a missing one is an OSError)."""
+    try:
+        import imageio_ffmpeg
+    except ModuleNotFoundError:
+        return shutil.which("ffmpeg") or "ffmpeg"
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
 # Listing packets reads the file without decoding it: seconds even for gigabytes.
 PACKET_LIST_TIMEOUT_S = 120.0
 
@@ -40,7 +54,7 @@ def presentation_times(path: Path) -> np.ndarray | None:
     """Presentation time (s) of every frame of the first video stream, in display order, read from
     its packets (``framemd5`` of a stream copy: one line per packet, with its pts in the stream's
     time base); None when ffmpeg or the container does not say."""
-    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:v:0"]
+    command = [ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:v:0"]
     command += ["-c", "copy", "-f", "framemd5", "-"]
     try:
         listing = subprocess.run(command, capture_output=True, text=True, timeout=PACKET_LIST_TIMEOUT_S, check=True)
@@ -100,7 +114,7 @@ def decodes_after(path: Path, seconds: float) -> bool | None:
     container's index, without reading what comes before) and decodes one frame. A bounded probe for
     a header that claims a long video: the claim may be a lie (damage, a hostile file). None when the
     probe itself fails or takes too long."""
-    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "quiet", "-ss", f"{seconds:.3f}", "-i", str(path)]
+    command = [ffmpeg_exe(), "-nostdin", "-v", "quiet", "-ss", f"{seconds:.3f}", "-i", str(path)]
     command += ["-map", "0:v:0", "-frames:v", "1", "-f", "framemd5", "-"]
     try:
         listing = subprocess.run(command, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
@@ -126,7 +140,7 @@ class FfmpegStream:
         self.errors = DecoderErrors()
         self._read = 0  # frames read so far: when the error lines arriving now were written
         self.fps = fallback_fps
-        command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats"]
+        command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats"]
         command += ["-loglevel", "repeat+level+info", "-i", str(path), "-map", "0:v:0", "-an", "-sn", "-vf", _SHRINK]
         command += ["-fps_mode", "passthrough", "-pix_fmt", "bgr24", "-f", "rawvideo", "-"]
         self._process = subprocess.Popen(

@@ -199,3 +199,12 @@ class Evidence(BaseModel):
     def candidate_labels(self) -> list[str]:
         """Fused labels best first: what the answer may name, and what KB passages are fetched for."""
         return [item.label for item in self.fused]
+
+
+def default_label(evidence: Evidence | None, classes: list[str]) -> str | None:
+    """What to explain when nobody said: the verdict when the classifier knows it, else its first choice."""
+    if evidence is None:
+        return None
+    if evidence.verdict.label in classes:
+        return evidence.verdict.label
+    return evidence.classifier.top_k[0].label if evidence.classifier and evidence.classifier.top_k else None

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.analysis.evidence import Evidence, ExplanationPart, KeyMoment
+from assistant.analysis.evidence import Evidence, ExplanationPart, KeyMoment, default_label
 from assistant.analysis.gather import decode_for_analysis
 from assistant.library.resources import Resources, missing_part
 from core.errors import ArtifactError, VideoError
 from core.settings import Settings
+from training.export.onnx_classifier import OnnxClassifier
 from training.models import get_spec
 from training.models.saliency import ExplainedClips, explain_clips, frame_scores, importance_curve
 from video.decoding import is_still
@@ -61,15 +62,6 @@ def region(heat: np.ndarray) -> str:
     return "centre" if (row, column) == (1, 1) else f"{_ROWS[row]} {_COLUMNS[column]}"
 
 
-def default_label(evidence: Evidence | None, classes: list[str]) -> str | None:
-    """What to explain when nobody said: the verdict when the classifier knows it, else its first choice."""
-    if evidence is None:
-        return None
-    if evidence.verdict.label in classes:
-        return evidence.verdict.label
-    return evidence.classifier.top_k[0].label if evidence.classifier and evidence.classifier.top_k else None
-
-
 def _key_frames(explained: ExplainedClips, times: np.ndarray, scores: np.ndarray, min_gap_s: float) -> list[KeyFrame]:
     """The highest-scoring frames, more than ``min_gap_s`` apart (one for a still image), in time order."""
     peak = scores.max(initial=0.0) or 1.0
@@ -105,6 +97,11 @@ def explain_video(
     if classifier is None:
         fix = missing_part(settings, "classifier", "").fix
         raise ArtifactError(f"Explaining needs a trained classifier and none is loaded. Train one: {fix}")
+    if isinstance(classifier, OnnxClassifier):
+        raise ArtifactError(
+            "Explaining needs the classifier's torch checkpoint (Grad-CAM follows its gradients); "
+            "this one answers from an ONNX export. Run without --bundle on the full install."
+        )
     path = Path(video_path)
     if is_still(path) and not classifier.is_frame_model:
         raise VideoError(

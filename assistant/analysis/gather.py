@@ -48,7 +48,7 @@ def analysis_frames(resources: Resources, settings: Settings) -> tuple[int, int,
     """(frames per window, frame size, keep aspect) the models read: the classifier's, else the index's,
     else the settings'. A live stream's windows are shrunk to the same (``assistant.live``)."""
     if resources.classifier is not None:
-        preprocessing = resources.classifier.loaded.preprocessing
+        preprocessing = resources.classifier.preprocessing
         return preprocessing.num_frames, preprocessing.decode_size, preprocessing.keep_aspect
     if resources.index is not None:
         sampling = resources.index.sampling

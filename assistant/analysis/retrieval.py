@@ -20,8 +20,7 @@ import numpy as np
 
 from assistant.analysis.step_timer import StepTimer
 from indexing.clip_search import ClipSearchResult, collapse, search_vectors
-from indexing.encoders import FrameEncoder
-from indexing.encoders.base import l2_normalise
+from indexing.encoders.base import FrameEncoder, l2_normalise
 from indexing.frame_index import FrameIndex
 from indexing.frame_sampling import frame_selection
 from video.decoding import Clip

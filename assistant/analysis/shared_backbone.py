@@ -10,19 +10,28 @@ The result equals the two-pass result within float tolerance, because each side 
 features of exactly the frames it would have computed them from.
 """
 
+from __future__ import annotations
+
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from assistant.analysis.retrieval import FrameFeatures, features_of_frames, query_selections
-from indexing.encoders import FrameEncoder
+from indexing.encoders.base import FrameEncoder
 from indexing.frame_index import FrameIndex
-from training.models.inference import Classifier
 from video.decoding import Clip
+
+if TYPE_CHECKING:  # torch; a bundle's OnnxClassifier answers the same calls
+    from training.export.onnx_classifier import OnnxClassifier
+    from training.models.inference import Classifier
 
 
 def shares_backbone(
-    classifier: Classifier | None, encoder: FrameEncoder | None, index: FrameIndex | None, windows: Sequence[Clip]
+    classifier: Classifier | OnnxClassifier | None,
+    encoder: FrameEncoder | None,
+    index: FrameIndex | None,
+    windows: Sequence[Clip],
 ) -> bool:
     """True when one backbone pass can serve both the classifier and the frame search.
 
@@ -40,7 +49,7 @@ def shares_backbone(
 
 
 def classify_from_shared_pass(
-    classifier: Classifier, encoder: FrameEncoder, index: FrameIndex, windows: Sequence[Clip]
+    classifier: Classifier | OnnxClassifier, encoder: FrameEncoder, index: FrameIndex, windows: Sequence[Clip]
 ) -> tuple[np.ndarray, FrameFeatures]:
     """(windows, classes) probabilities and the raw features the search reads (``search_windows``)."""
     classifier_selections = []

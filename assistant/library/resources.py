@@ -14,28 +14,31 @@ needs a model reload) and the CLIP zero-shot scorer (loaded on first need, since
 never need it).
 """
 
+from __future__ import annotations
+
 import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from assistant.analysis.evidence import FusionSettings, MissingPart
 from assistant.analysis.fusion import DEFAULT_FUSION
 from assistant.library.active_checkpoint import find_active_checkpoint
+from assistant.library.bundle import BUNDLE_FILE, Bundle
 from assistant.library.calibration import calibration_path, load_fusion, with_open_set_floors
 from assistant.library.open_set import calibrate_open_set
-from assistant.zeroshot.scorer import ZeroShotScorer
 from core.errors import AssistantError
 from core.settings import Settings
-from indexing.clip_model import clip_spec
-from indexing.encoders import FrameEncoder
+from indexing.encoders.base import FrameEncoder
 from indexing.encoders.onnx_encoder import runtime_encoder
 from indexing.frame_index import MANIFEST_FILE, FrameIndex, open_frame_index
 from indexing.knowledge_base import KnowledgeBase
-from training.fit.device import pick_device
-from training.models.inference import Classifier
+from training.export.onnx_classifier import OnnxClassifier
+
+if TYPE_CHECKING:  # torch modules: imported where they are used, so a bundle answers without torch
+    from assistant.zeroshot.scorer import ZeroShotScorer
+    from training.models.inference import Classifier
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +61,20 @@ def file_fingerprints(settings: Settings) -> dict[str, tuple | None]:
         "classifier": _fingerprint(checkpoint),
         "index": _fingerprint(settings.index_dir / MANIFEST_FILE),
         "fusion": _fingerprint(calibration_path(checkpoint, settings.index_dir)),
+        "bundle": _fingerprint(settings.bundle / BUNDLE_FILE if settings.bundle else None),
     }
+
+
+BUILT_PARTS = ("prepared data", "classifier", "frame index", "knowledge base", "calibration")
 
 
 def build_commands(settings: Settings) -> dict[str, str]:
     """The command that builds (or, for zero-shot, enables) each part, with this installation's paths filled in."""
     data = settings.data_dir
     prepared = settings.prepared_dir
+    if settings.bundle is not None:
+        rewrite = "write the bundle again on the full install (`python -m assistant bundle --out DIR`)"
+        return {part: rewrite for part in BUILT_PARTS} | {"zero-shot": "the full install (`pip install '.[full]'`)"}
     return {
         "prepared data": f"python -m training prepare --source <folder of labelled videos> --data-dir {data}",
         "classifier": f"python -m training train --model effnet_frames --data-dir {data}",
@@ -95,11 +105,20 @@ class ZeroShotLoader:
         with self._lock:
             if self._scorer is None and self.missing is None:
                 try:
-                    spec, device = clip_spec(self.settings), pick_device(self.settings.device)
-                    self._scorer = ZeroShotScorer.load(spec, self.settings.data_dir, device)
+                    self._scorer = self._load()
                 except AssistantError as error:
                     self.missing = missing_part(self.settings, "zero-shot", str(error))
             return self._scorer
+
+    def _load(self) -> ZeroShotScorer:
+        try:  # OpenCLIP runs on torch: the full install
+            from assistant.zeroshot.scorer import ZeroShotScorer
+            from indexing.clip_model import clip_spec
+            from training.fit.device import pick_device
+        except ModuleNotFoundError as error:
+            raise AssistantError(f"zero-shot needs the full install ({error.name} is not installed here)") from error
+        spec, device = clip_spec(self.settings), pick_device(self.settings.device)
+        return ZeroShotScorer.load(spec, self.settings.data_dir, device)
 
 
 class SharedKnowledgeBase:
@@ -107,14 +126,21 @@ class SharedKnowledgeBase:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.kb = KnowledgeBase.from_settings(settings)
         self._lock = threading.Lock()
         self.notes: list[str] = []
         self.error: str | None = None
         self._warmed = False
+        self.kb: KnowledgeBase | None = None
+        try:
+            bundle = Bundle.open(settings.bundle) if settings.bundle is not None else None
+            self.kb = bundle.knowledge_base() if bundle is not None else KnowledgeBase.from_settings(settings)
+        except AssistantError as error:  # a bundle's KB that cannot be read: answers go on without it
+            self.error = str(error)
 
     def available(self) -> KnowledgeBase | None:
         """The KB, synced first if a file changed; None (with ``error`` set) when it cannot be used."""
+        if self.kb is None:
+            return None
         if not self.settings.kb_dir.is_dir():
             self.error = f"Knowledge-base folder {self.settings.kb_dir} not found."
             return None
@@ -143,7 +169,7 @@ class SharedKnowledgeBase:
 @dataclass(frozen=True)
 class Resources:
     settings: Settings
-    classifier: Classifier | None = None
+    classifier: Classifier | OnnxClassifier | None = None  # the bundle's is an OnnxClassifier
     checkpoint: Path | None = None
     index: FrameIndex | None = None
     encoder: FrameEncoder | None = None
@@ -162,14 +188,12 @@ class Resources:
         *,
         shared_kb: SharedKnowledgeBase | None = None,
         zero_shot: ZeroShotLoader | None = None,
-    ) -> "Resources":
+    ) -> Resources:
         """A new snapshot of what is on disk now; ``shared_kb`` and ``zero_shot`` carry over from the last one."""
         fingerprints = file_fingerprints(settings)
         missing: list[MissingPart] = []
         notes: list[str] = []
-        device = pick_device(settings.device)  # a GPU asked for but absent is an error, not a missing part
-        classifier, checkpoint = _load_classifier(settings, device, missing)
-        index, encoder = _load_index(settings, device, missing)
+        classifier, checkpoint, index, encoder = _load_models(settings, missing)
         shared_kb = shared_kb or SharedKnowledgeBase(settings)
         kb = shared_kb.available()
         if kb is None:
@@ -228,9 +252,37 @@ class Resources:
         }
 
 
-def _load_classifier(
-    settings: Settings, device: torch.device, missing: list[MissingPart]
-) -> tuple[Classifier | None, Path | None]:
+def _load_models(settings: Settings, missing: list[MissingPart]) -> tuple:
+    """(classifier, its checkpoint, frame index, encoder): from the bundle, else from the data directory."""
+    if settings.bundle is not None:
+        return _load_bundle_models(Bundle.open(settings.bundle), settings, missing)
+    from training.fit.device import pick_device  # torch: the full install
+
+    device = pick_device(settings.device)  # a GPU asked for but absent is an error, not a missing part
+    return (*_load_classifier(settings, device, missing), *_load_index(settings, device, missing))
+
+
+def _load_bundle_models(bundle: Bundle, settings: Settings, missing: list[MissingPart]) -> tuple:
+    classifier = index = None
+    try:
+        classifier = bundle.classifier()
+        if classifier is None:
+            missing.append(missing_part(settings, "classifier", f"The bundle in {bundle.root} holds no classifier."))
+    except AssistantError as error:
+        missing.append(missing_part(settings, "classifier", str(error)))
+    try:
+        index = bundle.frame_index()
+        if index is None:
+            missing.append(missing_part(settings, "frame index", f"The bundle in {bundle.root} holds no frame index."))
+    except AssistantError as error:
+        missing.append(missing_part(settings, "frame index", str(error)))
+    log.info("answering from %s", bundle.describe())
+    return (*(classifier or (None, None)), *(index or (None, None)))
+
+
+def _load_classifier(settings: Settings, device, missing: list[MissingPart]) -> tuple[Classifier | None, Path | None]:
+    from training.models.inference import Classifier  # torch: the full install
+
     try:
         path = find_active_checkpoint(settings)
         if path is None:
@@ -243,7 +295,7 @@ def _load_classifier(
 
 
 def _load_index(
-    settings: Settings, device: torch.device, missing: list[MissingPart]
+    settings: Settings, device, missing: list[MissingPart]
 ) -> tuple[FrameIndex | None, FrameEncoder | None]:
     root = settings.index_dir
     if not (root / MANIFEST_FILE).is_file():

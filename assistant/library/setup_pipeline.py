@@ -28,9 +28,10 @@ from assistant.library.calibrate import calibrate, save_result
 from assistant.library.resources import Resources
 from core.labels import is_negative
 from core.settings import Settings
-from indexing.encoders import get_encoder
-from indexing.encoders.onnx_encoder import chosen_export, runtime_encoder
+from indexing.encoders.encoder_export import chosen_export
+from indexing.encoders.onnx_encoder import runtime_encoder
 from indexing.encoders.pretrained import shared_backbone_encoder
+from indexing.encoders.registry import get_encoder
 from indexing.index_builder import build_frame_index
 from indexing.knowledge_base import KnowledgeBase
 from training.data.download.source import is_remote, resolve_source

@@ -1,7 +1,9 @@
-"""Assemble the four tabs around one shared ``Assistant`` and launch the server.
+"""Assemble the tabs around one shared ``Assistant`` and launch the server.
 
 ``launch_app`` is what ``python app.py`` and the tests both call, so the tests drive exactly
-the app a user gets: the same queue, limits and endpoints.
+the app a user gets: the same queue, limits and endpoints. Answering from a bundle
+(``--bundle``), the app has the Assistant and Live tabs only: editing the KB, adding examples
+and training need the full install (their modules, which import torch, are not even loaded).
 """
 
 import gradio as gr
@@ -9,10 +11,8 @@ import gradio as gr
 from assistant.library.kb_editor import KbEditor
 from assistant.service import Assistant
 from assistant.ui.assistant_tab import AssistantTab
-from assistant.ui.kb_tab import KbTab
-from assistant.ui.library_tab import LibraryTab
 from assistant.ui.live_tab import LiveTab
-from assistant.ui.models_tab import ModelsTab
+from core.cli import FULL_INSTALL
 from core.settings import Settings
 from indexing.frame_index import THUMBS_DIR
 
@@ -29,27 +29,44 @@ CSS = """
 
 
 def build_app(assistant: Assistant) -> gr.Blocks:
-    editor = KbEditor(assistant.knowledge_base)
-    library = LibraryTab(assistant, editor)
+    bundle = assistant.settings.bundle
     # Uploaded videos (and their previews) leave gradio's cache a day after upload.
     with gr.Blocks(title=TITLE, delete_cache=(3600, 86400)) as demo:
         gr.Markdown(
             f"## {TITLE}\nDrop in a short video and ask what is happening. The answer cites the classifier, "
             "the most similar known clips and the knowledge base; follow-up questions continue the chat."
         )
+        if bundle is not None:
+            gr.Markdown(
+                f"Answering from the bundle `{bundle}` with ONNX Runtime. Editing the knowledge base, adding "
+                f"examples, training and Explain need the full install (`{FULL_INSTALL}`).",
+                elem_id="bundle-note",
+            )
         banner = gr.Markdown(label="Notice", elem_id="banner")
         with gr.Tab("Assistant"):
             AssistantTab(assistant).render()
         with gr.Tab("Live"):
             LiveTab(assistant).render()
-        with gr.Tab("Knowledge base") as kb_tab:
-            KbTab(editor).render(kb_tab)
-        with gr.Tab("Library") as library_tab:
-            library_status = library.render(library_tab, banner)
-        with gr.Tab("Models") as models_tab:
-            ModelsTab(assistant).render(models_tab, banner)
-        demo.load(library.status, None, [library_status, banner], api_visibility="private")
+        if bundle is None:
+            _full_install_tabs(assistant, banner, demo)
     return demo
+
+
+def _full_install_tabs(assistant: Assistant, banner: gr.Markdown, demo: gr.Blocks) -> None:
+    """Knowledge base, Library and Models: they write the library and train, with torch."""
+    from assistant.ui.kb_tab import KbTab
+    from assistant.ui.library_tab import LibraryTab
+    from assistant.ui.models_tab import ModelsTab
+
+    editor = KbEditor(assistant.knowledge_base)
+    library = LibraryTab(assistant, editor)
+    with gr.Tab("Knowledge base") as kb_tab:
+        KbTab(editor).render(kb_tab)
+    with gr.Tab("Library") as library_tab:
+        library_status = library.render(library_tab, banner)
+    with gr.Tab("Models") as models_tab:
+        ModelsTab(assistant).render(models_tab, banner)
+    demo.load(library.status, None, [library_status, banner], api_visibility="private")
 
 
 def launch_app(

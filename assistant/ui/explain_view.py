@@ -6,19 +6,23 @@ joins the clip's evidence in the session, so a follow-up such as "what did you l
 answered from what the user sees. The same handler is the named API endpoint ``/explain``.
 """
 
+from __future__ import annotations
+
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 import pandas as pd
 
-from assistant.analysis.evidence import Evidence
-from assistant.analysis.explain import Explanation, default_label, explain_video
-from assistant.analysis.explain_images import key_frame_images
+from assistant.analysis.evidence import Evidence, default_label
 from assistant.service import Assistant
 from assistant.ui.messages import unexpected
 from assistant.ui.playable import original_of
+from core.cli import FULL_INSTALL
 from core.errors import AssistantError
+
+if TYPE_CHECKING:  # Grad-CAM runs on torch: imported when Explain is pressed (the full install)
+    from assistant.analysis.explain import Explanation
 
 CURVE_COLUMNS = ["time (s)", "importance"]
 NO_VIDEO = "Upload a video and press **Ask** first; then Explain shows what the classifier looked at."
@@ -67,6 +71,13 @@ class ExplainView:
             return [], None, f"⚠️ {NO_VIDEO}", clip
         source = original_of(video)
         evidence = clip.evidence if clip is not None and clip.evidence.source_path == str(source) else None
+        try:
+            from assistant.analysis.explain import explain_video
+            from assistant.analysis.explain_images import key_frame_images
+        except ModuleNotFoundError as error:
+            message = f"Explain needs the full install ({error.name} is not installed here): {FULL_INSTALL}"
+            gr.Warning(message)
+            return [], None, f"⚠️ {message}", clip
         try:
             explanation = explain_video(
                 source, self.assistant.snapshot(), self.assistant.settings, label=label or None, evidence=evidence

@@ -12,9 +12,9 @@ import uuid
 from pathlib import Path
 
 import cv2
-import imageio_ffmpeg
 
 from video.decoder_log import captured_stderr
+from video.ffmpeg_stream import ffmpeg_exe
 
 log = logging.getLogger(__name__)
 PREVIEW_SUFFIX = ".preview.mp4"
@@ -59,7 +59,7 @@ def playable_preview(path: str | Path) -> Path:
     if preview.is_file() or is_browser_playable(path):
         return preview if preview.is_file() else path
     command = [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(path), "-an",
+        ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(path), "-an",
         "-vf", f"scale=-2:'min({PREVIEW_HEIGHT},trunc(ih/2)*2)'",
         "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-movflags", "+faststart",
         str(partial := path.with_name(f".{uuid.uuid4().hex}.mp4")),

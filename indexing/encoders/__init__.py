@@ -1,6 +1,5 @@
-"""Frame encoders: ``get_encoder(name).encode(frames)`` -> L2-normalised float32 vectors."""
+"""Frame encoders: ``registry.get_encoder(name).encode(frames)`` -> L2-normalised float32 vectors.
 
-from indexing.encoders.base import FrameEncoder
-from indexing.encoders.registry import ENCODER_NAMES, clear_encoder_cache, get_encoder, resolve_auto
-
-__all__ = ["ENCODER_NAMES", "FrameEncoder", "clear_encoder_cache", "get_encoder", "resolve_auto"]
+``base`` (the interface) and ``onnx_encoder`` (ONNX Runtime) need no torch, so the answering
+bundle can run on a machine without it; the registry and the torch encoders need the full install.
+"""

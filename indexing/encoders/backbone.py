@@ -47,8 +47,8 @@ class BackboneEncoder(FrameEncoder):
         self._std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
         self._backbone = backbone.eval().to(memory_format=torch.channels_last)
 
-    def to(self, device: torch.device) -> "BackboneEncoder":
-        self.device = torch.device(device)
+    def to(self, device: str | torch.device) -> "BackboneEncoder":
+        self.device = str(torch.device(device))
         self._backbone.to(self.device)
         self._mean, self._std = self._mean.to(self.device), self._std.to(self.device)
         return self
@@ -63,8 +63,9 @@ class BackboneEncoder(FrameEncoder):
         images = (images.float() - self._mean) / self._std
         return images.contiguous(memory_format=torch.channels_last)
 
+    @torch.inference_mode()
     def _embed_batch(self, frames: np.ndarray) -> np.ndarray:
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+        with torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16, enabled=self.bf16):
             return self._backbone(self.to_input(frames)).float().cpu().numpy()
 
     @functools.cached_property

@@ -8,7 +8,6 @@ against.
 from abc import ABC, abstractmethod
 
 import numpy as np
-import torch
 
 DEFAULT_BATCH_SIZE = 8
 
@@ -34,7 +33,8 @@ class FrameEncoder(ABC):
     dim: int
     preprocessing: str
     batch_size: int = DEFAULT_BATCH_SIZE
-    device: torch.device = torch.device("cpu")
+    # Where it runs, as torch names devices ("cpu", "cuda:0"); torch-free encoders run on the CPU.
+    device: str = "cpu"
     # The frame size the model reads (frames are resized to it); None when it takes any size.
     image_size: int | None = None
 
@@ -44,8 +44,8 @@ class FrameEncoder(ABC):
         return {"name": self.name, "dim": self.dim, "preprocessing": self.preprocessing}
 
     @abstractmethod
-    def to(self, device: torch.device) -> "FrameEncoder":
-        """Run on ``device`` from now on (a GPU for a big index); vectors come back as numpy either way."""
+    def to(self, device) -> "FrameEncoder":
+        """Run on ``device`` (a name or a ``torch.device``) from now on; vectors come back as numpy either way."""
 
     @abstractmethod
     def _embed_batch(self, frames: np.ndarray) -> np.ndarray:
@@ -55,10 +55,9 @@ class FrameEncoder(ABC):
         """(N, H, W, 3) uint8 -> (N, dim) float32 features before normalisation; batched to bound memory."""
         frames = check_frames(frames)
         out = np.empty((len(frames), self.dim), dtype=np.float32)
-        with torch.inference_mode():
-            for start in range(0, len(frames), self.batch_size):
-                stop = start + self.batch_size
-                out[start:stop] = self._embed_batch(frames[start:stop])
+        for start in range(0, len(frames), self.batch_size):
+            stop = start + self.batch_size
+            out[start:stop] = self._embed_batch(frames[start:stop])
         return out
 
     def encode(self, frames: np.ndarray) -> np.ndarray:

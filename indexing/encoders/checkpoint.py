@@ -37,7 +37,7 @@ class CheckpointEncoder(FrameEncoder):
 
     def to(self, device: torch.device) -> "CheckpointEncoder":
         self._classifier.to(device)
-        self.device = self._classifier.device
+        self.device = str(self._classifier.device)
         return self
 
     def _embed_batch(self, frames: np.ndarray) -> np.ndarray:

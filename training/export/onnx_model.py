@@ -17,7 +17,7 @@ from training.export.metadata import METADATA_KEY, ExportMetadata, Kind
 log = logging.getLogger(__name__)
 
 
-def _session_options() -> ort.SessionOptions:
+def session_options() -> ort.SessionOptions:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3  # errors only: ORT's warnings about unused initialisers are noise here
@@ -47,7 +47,7 @@ class OnnxModel:
             raise ArtifactError(f"Export {self.path} not found; run `python -m training export RUN` first.")
         try:
             self.session = ort.InferenceSession(
-                str(self.path), sess_options=_session_options(), providers=["CPUExecutionProvider"]
+                str(self.path), sess_options=session_options(), providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types, all meaning "not loadable"
             raise ArtifactError(f"{self.path} is corrupt or not an ONNX model ({exc}); export it again.") from exc

@@ -20,6 +20,7 @@ from training.export.runtime_choice import onnx_for_checkpoint
 from training.models.checkpoint import LoadedClassifier, load_classifier
 from video.decoding import VideoLimits, decode_video
 from video.model_input import fit_frames, frame_rows, model_frames
+from video.preprocessing import Preprocessing
 
 # Clips per forward pass of a 3D model.
 CLIP_BATCH = 8
@@ -69,6 +70,11 @@ class Classifier:
     @property
     def name(self) -> str:
         return self.loaded.name
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """How clips become the model's input (frame count, decode and crop size, normalisation)."""
+        return self.loaded.preprocessing
 
     @property
     def num_frames(self) -> int:
