@@ -20,6 +20,7 @@ from gradio_client import Client, handle_file
 from assistant.library import bundle_writer
 from assistant.library.bundle import BUNDLE_FILE, Bundle
 from assistant.service import Assistant
+from assistant.ui import playable
 from core.errors import ArtifactError
 from core.settings import Settings
 from testkit.edge_venv import make_edge_venv
@@ -214,3 +215,12 @@ def test_zipped_bundle(bundled, tmp_path):
     assert Bundle.open(tmp_path / "unzipped").record["created"] == record["created"]
     with pytest.raises(ArtifactError, match="unzip it first"):
         Bundle.open(archive)
+
+
+def test_without_ffmpeg_an_upload_shows_as_it_is(query_clips, tmp_path, monkeypatch):
+    """The edge install has no ffmpeg binary: an AVI upload gets no H.264 preview, and no error either."""
+    monkeypatch.setattr(playable, "ffmpeg_exe", lambda: str(tmp_path / "no-ffmpeg-here"))
+    clip = tmp_path / "upload.avi"
+    clip.write_bytes(query_clips["Fall"].read_bytes())
+    assert playable.playable_preview(clip) == clip
+    assert [p.name for p in tmp_path.iterdir()] == ["upload.avi"]  # no half-written preview left

@@ -263,21 +263,22 @@ def _load_models(settings: Settings, missing: list[MissingPart]) -> tuple:
 
 
 def _load_bundle_models(bundle: Bundle, settings: Settings, missing: list[MissingPart]) -> tuple:
-    classifier = index = None
-    try:
-        classifier = bundle.classifier()
-        if classifier is None:
-            missing.append(missing_part(settings, "classifier", f"The bundle in {bundle.root} holds no classifier."))
-    except AssistantError as error:
-        missing.append(missing_part(settings, "classifier", str(error)))
-    try:
-        index = bundle.frame_index()
-        if index is None:
-            missing.append(missing_part(settings, "frame index", f"The bundle in {bundle.root} holds no frame index."))
-    except AssistantError as error:
-        missing.append(missing_part(settings, "frame index", str(error)))
     log.info("answering from %s", bundle.describe())
+    classifier = _bundle_part(bundle.classifier, "classifier", bundle, settings, missing)
+    index = _bundle_part(bundle.frame_index, "frame index", bundle, settings, missing)
     return (*(classifier or (None, None)), *(index or (None, None)))
+
+
+def _bundle_part(load, name: str, bundle: Bundle, settings: Settings, missing: list[MissingPart]) -> tuple | None:
+    """``load()``; None, recorded as a missing part with the reason, when the bundle lacks it or it cannot load."""
+    try:
+        part = load()
+    except AssistantError as error:
+        missing.append(missing_part(settings, name, str(error)))
+        return None
+    if part is None:
+        missing.append(missing_part(settings, name, f"The bundle in {bundle.root} holds no {name}."))
+    return part
 
 
 def _load_classifier(settings: Settings, device, missing: list[MissingPart]) -> tuple[Classifier | None, Path | None]:

@@ -51,8 +51,8 @@ def original_of(path: str | Path) -> Path:
 def playable_preview(path: str | Path) -> Path:
     """``path`` itself when a browser can play it, else an H.264 copy beside it (made once).
 
-    When the file cannot be transcoded (not a video at all) the original is returned: the
-    analysis then explains what is wrong with it.
+    When the file cannot be transcoded (not a video at all, or no ffmpeg to do it) the original is
+    returned: the analysis reads it either way and explains what is wrong with it.
     """
     path = Path(path)
     preview = path.with_name(path.name + PREVIEW_SUFFIX)
@@ -69,6 +69,9 @@ def playable_preview(path: str | Path) -> Path:
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
         partial.unlink(missing_ok=True)
         log.info("no preview for %s: %s", path.name, (getattr(error, "stderr", None) or b"").decode(errors="replace"))
+        return path
+    except OSError as error:  # no ffmpeg (the edge install without one on the PATH): the page shows the original
+        log.warning("no browser preview for %s: %s (install ffmpeg for previews of AVI uploads)", path.name, error)
         return path
     os.replace(partial, preview)  # two sessions uploading the same file never see half a preview
     return preview
