@@ -8,7 +8,11 @@ UCF101 (13,320 clips) from the per-clip costs.
 
 Targets (issue 10): setup >= 4x faster end to end, head training >= 20x faster.
 
-    python benchmarks/setup.py [--classes 10 --groups 25 --clips 5 --seconds 7] [--only new|old]
+``--runtimes`` (issue 22) compares instead the new path with ``--runtime torch`` and with the default
+``auto``, where setup exports the frozen backbone (about a second, inside the train step) and ONNX
+Runtime fills the feature store and the index.
+
+    python benchmarks/setup.py [--classes 10 --groups 25 --clips 5 --seconds 7] [--only new|old] [--runtimes]
 """
 
 import argparse
@@ -52,10 +56,10 @@ def make_dataset(root: Path, classes: int, groups: int, clips: int, seconds: flo
     return root
 
 
-def run(label: str, source: Path, work: Path, options: SetupOptions) -> dict:
+def run(label: str, source: Path, work: Path, options: SetupOptions, runtime: str = "auto") -> dict:
     data_dir = work / label
     shutil.rmtree(data_dir, ignore_errors=True)
-    settings = Settings(data_dir=data_dir, llm_provider="offline")
+    settings = Settings(data_dir=data_dir, llm_provider="offline", runtime=runtime)
     before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     report = run_setup(source, settings, options)
@@ -81,16 +85,22 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--work", type=Path, default=Path("var/bench_setup"))
     parser.add_argument("--only", choices=("old", "new"))
+    parser.add_argument("--runtimes", action="store_true", help="the new path with torch, then with ONNX Runtime")
     args = parser.parse_args()
     keep_freed_memory()  # as every product command does (ACTIVITY_KEEP_FREED_MEMORY=0: off)
     source = make_dataset(args.work / "dataset", args.classes, args.groups, args.clips, args.seconds)
-    paths = {
-        "old": SetupOptions(epochs=args.epochs, cached_features=False, encoder="auto"),
-        "new": SetupOptions(epochs=args.epochs),
-    }
-    results = {name: run(name, source, args.work, opts) for name, opts in paths.items() if args.only in (None, name)}
+    if args.runtimes:
+        options = SetupOptions(epochs=args.epochs)
+        results = {name: run(name, source, args.work, options, runtime=name) for name in ("torch", "auto")}
+    else:
+        paths = {
+            "old": SetupOptions(epochs=args.epochs, cached_features=False, encoder="auto"),
+            "new": SetupOptions(epochs=args.epochs),
+        }
+        chosen = {name: opts for name, opts in paths.items() if args.only in (None, name)}
+        results = {name: run(name, source, args.work, opts) for name, opts in chosen.items()}
 
-    steps = list(next(iter(results.values()))["steps"])
+    steps = list(dict.fromkeys(step for r in results.values() for step in r["steps"]))
     print(f"\nsetup on {args.classes * args.groups * args.clips} clips ({args.seconds:.0f} s, 320x240 XVID), 2 cores")
     print(f"{'step':<16}" + "".join(f"{name:>12}" for name in results) + ("       ratio" if len(results) == 2 else ""))
     for step in [*steps, "total"]:

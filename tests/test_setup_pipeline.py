@@ -16,11 +16,13 @@ from assistant.library.setup_pipeline import STEPS, SetupOptions, run_setup
 from assistant.service import Assistant
 from core.cli import run_cli
 from core.settings import Settings
+from indexing.encoders.onnx_encoder import OnnxFrameEncoder
 from indexing.frame_index import FrameIndex
 from indexing.knowledge_base import KnowledgeBase
 from testkit.synthetic import write_opencv
 from tests.retrieval_data import SHAPES, make_shapes_dataset, shape_frames
 from training.data.frame_cache import FrameCache
+from training.export.onnx_model import OnnxModel
 
 OPTIONS = SetupOptions(epochs=3, num_frames=4, size=64, encoder="effnet_lite0@64", frames_per_clip=4, workers=1)
 
@@ -64,6 +66,10 @@ def test_setup_builds_every_part_and_activates_the_model(setup_run):
     assert report.indexed_frames == len(index) == train_clips * OPTIONS.frames_per_clip
     assert index.classes() == classes and index.encoder_spec["name"] == "effnet_lite0@64"
     assert sorted(KnowledgeBase(settings.kb_dir, settings.chroma_dir).entries()) == classes
+    # Under the default runtime (auto) on the CPU, setup exported the frozen backbone to fill the feature store,
+    # checked against torch on the prepared frames.
+    (export,) = (settings.exports_dir / "encoders").glob("*.onnx")
+    assert OnnxFrameEncoder(OnnxModel(export)).parity["feature_cosine"] > 0.9999
 
     fractions = [fraction for fraction, _ in steps]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0

@@ -36,13 +36,15 @@ from core.errors import ArtifactError
 from core.locks import LOCK_FILE, store_lock
 from core.settings import BUNDLED_SETTINGS, Settings
 from indexing.encoders.encoder_export import check_frames_from, export_encoder
-from indexing.encoders.onnx_encoder import encoder_export_path
+from indexing.encoders.onnx_encoder import OnnxFrameEncoder, encoder_export_path
 from indexing.encoders.registry import get_encoder
 from indexing.frame_index import MANIFEST_FILE, THUMBS_DIR
 from indexing.kb_snapshot import write_kb_snapshot
 from indexing.knowledge_base import KnowledgeBase
 from indexing.minilm_onnx import export_minilm
 from training.export.manifest import default_export_dir, read_manifest, write_manifest
+from training.export.onnx_model import OnnxModel
+from training.export.parity import MIN_COSINE
 from training.export.run_export import export_run
 
 log = logging.getLogger(__name__)
@@ -127,6 +129,11 @@ def _add_classifier(settings: Settings, staging: Path, *, int8: bool, data: Path
     else:
         log.warning("the run %s is not calibrated: the bundle answers with default thresholds", run)
     served = manifest["parity"].get(precision, {})
+    if not served.get("passes"):
+        agreement = f"top-1 agreement with torch {served.get('top1_agreement', 0):.1%} on held-out clips"
+        if precision == "fp32":
+            raise ArtifactError(f"The fp32 export of {run} does not answer like torch ({agreement}); not bundled.")
+        log.warning("the int8 export of %s is below its agreement target (%s): answers may differ", run, agreement)
     return {
         "run": run,
         "model": manifest["model"],
@@ -155,8 +162,13 @@ def _add_index(settings: Settings, staging: Path, data: Path | None) -> dict[str
             _copy(source / CALIBRATION_FILE, destination / CALIBRATION_FILE)
     encoder = get_encoder(manifest["encoder"]["name"])
     export = encoder_export_path(settings.exports_dir, encoder.feature_key) if encoder.feature_key else None
-    if export is None or not export.is_file():
+    if export is None or not _agrees(export):  # missing, or measured before a fix: export (and check) again
         export = export_encoder(encoder, settings.exports_dir, check_frames_from(data or settings.prepared_dir))
+    if not _agrees(export):
+        raise ArtifactError(
+            f"The ONNX export of the frame encoder {encoder.name} does not reproduce torch's vectors "
+            f"(cosine {OnnxFrameEncoder(OnnxModel(export)).parity.get('feature_cosine', 0):.4f}); not bundled."
+        )
     _copy(export, staging / ENCODER_FILE)
     return {
         "encoder": encoder.name,
@@ -165,6 +177,13 @@ def _add_index(settings: Settings, staging: Path, data: Path | None) -> dict[str
         "vectors": manifest.get("count"),
         "clips": manifest.get("clips"),
     }
+
+
+def _agrees(export: Path) -> bool:
+    """The encoder export's own record says it reproduced torch's vectors when it was written."""
+    if not export.is_file():
+        return False
+    return OnnxFrameEncoder(OnnxModel(export)).parity.get("feature_cosine", 0.0) >= MIN_COSINE["fp32"]
 
 
 def _add_kb(settings: Settings, staging: Path) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from assistant.library.calibrate import calibrate, save_result
 from assistant.library.resources import Resources
 from core.labels import is_negative
 from core.settings import Settings
-from indexing.encoders.encoder_export import chosen_export
+from indexing.encoders.encoder_export import chosen_export, ensure_encoder_export
 from indexing.encoders.onnx_encoder import runtime_encoder
 from indexing.encoders.pretrained import shared_backbone_encoder
 from indexing.encoders.registry import get_encoder
@@ -165,9 +165,17 @@ class _Steps:
 
 
 def _feature_backbone(options: SetupOptions, settings: Settings) -> str | None:
-    """An ONNX export of the frozen backbone, when the runtime setting picks one, to fill the feature store."""
+    """An ONNX export of the frozen backbone, when the runtime setting picks one, to fill the feature store.
+
+    On the CPU under ``auto`` or ``onnx`` a missing export is made first: it costs about a second and
+    filled the store 2.2x faster on 2 idle cores (``benchmarks/setup.py --runtimes``); the index step
+    and later answers then use it too whenever ``runtime_encoder`` does."""
     shared = shared_backbone_encoder(options.model, options.size)
-    path = chosen_export(shared, settings) if shared else None
+    if shared is None:
+        return None
+    if settings.runtime != "torch" and pick_device(settings.device).type == "cpu":
+        ensure_encoder_export(shared, settings)
+    path = chosen_export(shared, settings)
     return str(path) if path else None
 
 
