@@ -70,6 +70,10 @@ def test_setup_builds_every_part_and_activates_the_model(setup_run):
     # checked against torch on the prepared frames.
     (export,) = (settings.exports_dir / "encoders").glob("*.onnx")
     assert OnnxFrameEncoder(OnnxModel(export)).parity["feature_cosine"] > 0.9999
+    # ... and the trained run, so that answers run on ONNX Runtime once it agreed and ran faster.
+    manifest = json.loads((report.checkpoint.parent / "export" / "export.json").read_text())
+    assert manifest["serve"] == "fp32" and manifest["parity"]["fp32"]["top1_agreement"] == 1.0
+    assert "ONNX export: fp32, top-1 agreement with torch 100%" in report.summary()
 
     fractions = [fraction for fraction, _ in steps]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0

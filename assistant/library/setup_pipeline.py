@@ -41,6 +41,8 @@ from training.data.sources import load_source
 from training.data.sources.types import SourceClip
 from training.evaluate.evaluation import evaluate
 from training.evaluate.run_dir import CHECKPOINT, resolve_run_dir
+from training.export.run_export import export_run
+from training.export.runtime_choice import onnx_for_checkpoint
 from training.fit.device import pick_device
 from training.fit.trainer import TrainConfig, train
 from video.decoding import VideoLimits
@@ -51,8 +53,9 @@ Progress = Callable[[float, str], Any]
 # Step name -> share of the total time (roughly, on a CPU), for one progress bar over all steps.
 STEPS = {
     "prepare": 0.2,
-    "train": 0.4,
+    "train": 0.37,
     "evaluate": 0.05,
+    "export": 0.03,
     "index": 0.2,
     "knowledge base": 0.05,
     "activate": 0.02,
@@ -115,6 +118,7 @@ class SetupReport:
     kb_summary: str = ""
     calibration: str | None = None
     few_shot: str | None = None  # why the dataset was set up in few-shot mode
+    exported: str | None = None  # the ONNX export answers will use, and how it agreed with torch
     seconds: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -135,6 +139,8 @@ class SetupReport:
         ]
         if self.few_shot is None:
             lines.append(f"active checkpoint: {self.checkpoint}")
+        if self.exported:
+            lines.append(f"ONNX export: {self.exported}")
         if self.calibration:
             lines.append(f"calibration: {self.calibration}")
         lines.append("time: " + ", ".join(f"{step} {s:.0f} s" for step, s in self.seconds.items()))
@@ -164,6 +170,28 @@ class _Steps:
         return result
 
 
+def _exports_on_cpu(settings: Settings) -> bool:
+    """Whether setup makes ONNX exports: the runtime may use them and the models run on the CPU."""
+    return settings.runtime != "torch" and pick_device(settings.device).type == "cpu"
+
+
+def _export_for_answers(run_dir: Path, prepared: Path, settings: Settings) -> str | None:
+    """The trained run exported to ONNX, so answers under ``auto`` run on ONNX Runtime once it agreed with
+    torch and ran faster on held-out clips (``runtime_choice``); what answers will use, in words. An optional
+    speed-up: under ``auto`` a failure is logged and torch answers; under ``onnx`` it is raised."""
+    try:
+        manifest = export_run(run_dir, data=prepared)
+    except Exception as error:  # torch.onnx and ONNX Runtime raise their own types; all mean "no export"
+        if settings.runtime == "onnx":
+            raise
+        log.warning("no ONNX export of %s (%s): torch answers", run_dir, error)
+        return None
+    agreement = manifest["parity"][manifest["serve"]]["top1_agreement"]
+    used = onnx_for_checkpoint(run_dir / CHECKPOINT, settings.runtime) is not None
+    verdict = "answers use it" if used else "torch answers (the export did not both agree and run faster)"
+    return f"{manifest['serve']}, top-1 agreement with torch {agreement:.0%} on held-out clips; {verdict}"
+
+
 def _feature_backbone(options: SetupOptions, settings: Settings) -> str | None:
     """An ONNX export of the frozen backbone, when the runtime setting picks one, to fill the feature store.
 
@@ -173,7 +201,7 @@ def _feature_backbone(options: SetupOptions, settings: Settings) -> str | None:
     shared = shared_backbone_encoder(options.model, options.size)
     if shared is None:
         return None
-    if settings.runtime != "torch" and pick_device(settings.device).type == "cpu":
+    if _exports_on_cpu(settings):
         ensure_encoder_export(shared, settings)
     path = chosen_export(shared, settings)
     return str(path) if path else None
@@ -229,6 +257,10 @@ def run_setup(
             assert report.checkpoint is not None
             report.test_acc = evaluate(report.checkpoint, prepared, "test")["video_level"]["accuracy"]
 
+    def export() -> None:
+        assert report.checkpoint is not None
+        report.exported = _export_for_answers(report.checkpoint.parent, prepared, settings)
+
     def index() -> None:
         trained_encoder = shared_backbone_encoder(options.model, options.size)
         name = few_shot_encoder if report.few_shot else (options.encoder or trained_encoder or "auto")
@@ -260,6 +292,8 @@ def run_setup(
     if report.few_shot is None:
         steps.run("train", f"training {options.model} for {options.epochs} epochs (frozen backbone)", fit)
         steps.run("evaluate", "scoring the model on the test split", test)
+        if _exports_on_cpu(settings):
+            steps.run("export", "exporting the model to ONNX and checking it against torch", export)
     else:
         log.warning("setup: %s", FEW_SHOT_PROMISE.format(reason=report.few_shot))
     steps.run("index", "embedding the frames" if report.few_shot else "embedding the training frames", index)
