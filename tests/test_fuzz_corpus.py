@@ -12,7 +12,6 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -33,18 +32,29 @@ def corpus(tmp_path_factory):
     return make_fuzz_corpus(tmp_path_factory.mktemp("fuzz") / "corpus", seed=0)
 
 
+# Reaps the command itself and writes "exit code, peak MB". Run from this small process, not from the test
+# process: Linux starts a child's ru_maxrss at its parent's high-water mark (fork and vfork alike, kept across
+# exec), so a CLI spawned straight from a pytest worker that holds models "peaked" at the worker's size.
+_REAPER = """
+import os, subprocess, sys, threading
+out, timeout, *command = sys.argv[1:]
+child = subprocess.Popen(command)
+timer = threading.Timer(float(timeout), child.kill)
+timer.start()
+_, status, usage = os.wait4(child.pid, 0)
+timer.cancel()
+open(out, "w").write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss // 1024}")
+"""
+
+
 def _peak_rss_of(command: list[str], env: dict, out: Path, err: Path) -> tuple[int, int]:
     """(exit status, peak resident memory in MB) of a child process; killed after ``CLI_TIMEOUT_S``."""
+    measured = out.with_suffix(".rss")
     with out.open("wb") as stdout, err.open("wb") as stderr:
-        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env, cwd=ROOT)
-    timer = threading.Timer(CLI_TIMEOUT_S, process.kill)
-    timer.start()
-    try:
-        _, status, usage = os.wait4(process.pid, 0)
-    finally:
-        timer.cancel()
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, usage.ru_maxrss // 1024
+        reaper = [sys.executable, "-c", _REAPER, str(measured), str(CLI_TIMEOUT_S), *command]
+        subprocess.run(reaper, stdout=stdout, stderr=stderr, env=env, cwd=ROOT, check=True)
+    code, peak_mb = measured.read_text().split()
+    return int(code), int(peak_mb)
 
 
 def test_each_kind_of_damage_gets_an_answer_or_one_readable_line_from_the_cli(corpus, assistant_settings, tmp_path):
