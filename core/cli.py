@@ -166,7 +166,6 @@ FULL_INSTALL_PACKAGES = {
     "onnx",
     "sklearn",
     "matplotlib",
-    "moviepy",
     "imageio_ffmpeg",
 }
 

@@ -28,6 +28,7 @@ from assistant.library.active_checkpoint import find_active_checkpoint
 from assistant.library.bundle import BUNDLE_FILE, Bundle
 from assistant.library.calibration import calibration_path, load_fusion, with_open_set_floors
 from assistant.library.open_set import calibrate_open_set
+from core.cli import FULL_INSTALL
 from core.errors import AssistantError
 from core.settings import Settings
 from indexing.encoders.base import FrameEncoder
@@ -74,7 +75,7 @@ def build_commands(settings: Settings) -> dict[str, str]:
     prepared = settings.prepared_dir
     if settings.bundle is not None:
         rewrite = "write the bundle again on the full install (`python -m assistant bundle --out DIR`)"
-        return {part: rewrite for part in BUILT_PARTS} | {"zero-shot": "the full install (`pip install '.[full]'`)"}
+        return {part: rewrite for part in BUILT_PARTS} | {"zero-shot": f"the full install (`{FULL_INSTALL}`)"}
     return {
         "prepared data": f"python -m training prepare --source <folder of labelled videos> --data-dir {data}",
         "classifier": f"python -m training train --model effnet_frames --data-dir {data}",
