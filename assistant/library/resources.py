@@ -96,7 +96,8 @@ class ZeroShotLoader:
     Without weights it stays None and says why in ``missing``; asking again costs nothing.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, bundle: Bundle | None = None) -> None:
+        """``bundle``: the opened ``settings.bundle``, whose read-only KB snapshot this is."""
         self.settings = settings
         self._lock = threading.Lock()
         self._scorer: ZeroShotScorer | None = None
@@ -125,7 +126,8 @@ class ZeroShotLoader:
 class SharedKnowledgeBase:
     """The process's one ``KnowledgeBase``, synced when its files change; notes say what was skipped."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, bundle: Bundle | None = None) -> None:
+        """``bundle``: the opened ``settings.bundle``, whose read-only KB snapshot this is."""
         self.settings = settings
         self._lock = threading.Lock()
         self.notes: list[str] = []
@@ -133,7 +135,6 @@ class SharedKnowledgeBase:
         self._warmed = False
         self.kb: KnowledgeBase | None = None
         try:
-            bundle = Bundle.open(settings.bundle) if settings.bundle is not None else None
             self.kb = bundle.knowledge_base() if bundle is not None else KnowledgeBase.from_settings(settings)
         except AssistantError as error:  # a bundle's KB that cannot be read: answers go on without it
             self.error = str(error)
@@ -194,8 +195,9 @@ class Resources:
         fingerprints = file_fingerprints(settings)
         missing: list[MissingPart] = []
         notes: list[str] = []
-        classifier, checkpoint, index, encoder = _load_models(settings, missing)
-        shared_kb = shared_kb or SharedKnowledgeBase(settings)
+        bundle = Bundle.open(settings.bundle) if settings.bundle is not None else None  # checks every file once
+        classifier, checkpoint, index, encoder = _load_models(settings, bundle, missing)
+        shared_kb = shared_kb or SharedKnowledgeBase(settings, bundle)
         kb = shared_kb.available()
         if kb is None:
             missing.append(missing_part(settings, "knowledge base", shared_kb.error or "unavailable"))
@@ -253,10 +255,10 @@ class Resources:
         }
 
 
-def _load_models(settings: Settings, missing: list[MissingPart]) -> tuple:
+def _load_models(settings: Settings, bundle: Bundle | None, missing: list[MissingPart]) -> tuple:
     """(classifier, its checkpoint, frame index, encoder): from the bundle, else from the data directory."""
-    if settings.bundle is not None:
-        return _load_bundle_models(Bundle.open(settings.bundle), settings, missing)
+    if bundle is not None:
+        return _load_bundle_models(bundle, settings, missing)
     from training.fit.device import pick_device  # torch: the full install
 
     device = pick_device(settings.device)  # a GPU asked for but absent is an error, not a missing part
