@@ -100,11 +100,15 @@ def train_cnn3d(prepared: Path, run_dir: Path) -> Path:
     return run_dir
 
 
+def data_dir_settings(root: Path) -> Settings:
+    """The settings of the data directory ``build_data_dir`` makes under ``root``."""
+    return Settings(data_dir=root / "var", kb_dir=root / "kb", window_s=2.0, llm_provider="offline", num_frames=8)
+
+
 def build_data_dir(root: Path, prepared: Path, cnn3d_run: Path) -> Settings:
     """A complete data directory (a copy of the trained run, a frame index, a KB) and its settings."""
-    settings = Settings(
-        data_dir=root / "var", kb_dir=write_kb(root / "kb"), window_s=2.0, llm_provider="offline", num_frames=8
-    )
+    settings = data_dir_settings(root)
+    write_kb(settings.kb_dir)
     shutil.copytree(cnn3d_run, settings.runs_dir / cnn3d_run.name)
     build_frame_index(prepared, settings.index_dir, get_encoder(INDEX_ENCODER), frames_per_clip=4)
     return settings

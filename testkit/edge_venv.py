@@ -1,5 +1,7 @@
 """A fresh virtual environment holding only the edge install (``pip install '.[edge]'``): no torch.
 
+Its versions come from the project's lock (``requirements/lock.txt``), as ``make`` installs them.
+
 The tests answer from a bundle in it, and ``benchmarks/edge.py`` measures its size. The project
 is installed from a copy of its sources (what ``pip`` would get from a release), so the build
 leaves nothing in the working tree.
@@ -11,6 +13,7 @@ import sys
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
+LOCK = PROJECT / "requirements" / "lock.txt"
 SOURCES = ("pyproject.toml", "README.md", "app.py", "core", "video", "training", "indexing", "assistant", "testkit")
 
 
@@ -28,12 +31,13 @@ def project_sources(into: Path) -> Path:
 
 
 def make_edge_venv(venv: Path, work: Path, *, timeout_s: float = 1200) -> Path:
-    """Create ``venv`` with ``pip install '<project>[edge]'``; returns its python."""
+    """Create ``venv`` with ``pip install --constraint <lock> '<project>[edge]'``; returns its python."""
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
     sources = project_sources(work / "project")
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--constraint", str(LOCK)]
     result = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"{sources}[edge]"],
+        [*pip, f"{sources}[edge]"],
         capture_output=True,
         text=True,
         timeout=timeout_s,

@@ -31,22 +31,24 @@ def serve_stream(clip: Path, port: int | None = None, *, loop: bool = True) -> t
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"ffmpeg exited ({process.returncode}) before serving {url}")
-        if listening(port):
+        if serving(port):
             return process, url
         time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"ffmpeg did not listen on {url}")
 
 
-def listening(port: int) -> bool:
-    """Whether a socket listens on ``port``, read from the kernel's table: connecting would take ffmpeg's
-    one client, and binding to test the port would race ffmpeg's own bind."""
+def serving(port: int) -> bool:
+    """Whether a socket listens on ``port`` or has accepted a client there, read from the kernel's table:
+    connecting would take ffmpeg's one client, and binding to test the port would race ffmpeg's own bind.
+    A reader already retrying (a reconnecting live engine) can take the one client within milliseconds of
+    the listen, after which ffmpeg closes its listening socket: the accepted connection counts too."""
     wanted = f":{port:04X}"
     for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
         if not table.exists():
             continue
         for line in table.read_text().splitlines()[1:]:
             fields = line.split()
-            if fields[1].endswith(wanted) and fields[3] == "0A":  # 0A: LISTEN
+            if fields[1].endswith(wanted) and fields[3] in ("0A", "01"):  # LISTEN, ESTABLISHED
                 return True
     return False

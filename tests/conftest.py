@@ -1,15 +1,25 @@
-"""Shared fixtures: a synthetic motion dataset on disk and its prepared frame cache."""
+"""Shared fixtures: a synthetic motion dataset on disk and its prepared frame cache.
+
+The expensive session fixtures (the motion data, the cnn3d trained on it, the assistant's data
+directory) are built once per run and shared by the xdist workers (``testkit.shared_build``).
+"""
 
 import os
 import tempfile
 from pathlib import Path
 
-import pytest
+# Each xdist worker gets its share of the cores: two workers each running torch, faiss and the CLIs
+# they spawn on every core oversubscribe a 2-core machine (OpenMP threads spin while they wait).
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
 
-from core.memory import keep_freed_memory
-from testkit.synthetic import make_synthetic_dataset
-from training.data.prepare import PrepareConfig, prepare_dataset
-from training.data.sources import load_source
+import pytest  # noqa: E402
+
+from core.memory import keep_freed_memory  # noqa: E402
+from testkit.shared_build import shared_folder  # noqa: E402
+from testkit.synthetic import make_synthetic_dataset  # noqa: E402
+from training.data.prepare import PrepareConfig, prepare_dataset  # noqa: E402
+from training.data.sources import load_source  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -45,7 +55,7 @@ def motion_prepared(tmp_path_factory) -> Path:
     """Four motion classes x 40 clips (20 groups), 8 frames of 32 px, one cached clip per video."""
     from testkit.assistant_data import prepare_motion_data
 
-    return prepare_motion_data(tmp_path_factory.mktemp("motion"))
+    return shared_folder(tmp_path_factory, "motion", prepare_motion_data) / "prepared"
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +63,8 @@ def cnn3d_motion_run(motion_prepared, tmp_path_factory) -> Path:
     """The run folder of a cnn3d trained once on ``motion_prepared``; shared by training and assistant tests."""
     from testkit.assistant_data import train_cnn3d
 
-    return train_cnn3d(motion_prepared, tmp_path_factory.mktemp("runs") / "cnn3d_motion")
+    runs = shared_folder(tmp_path_factory, "runs", lambda folder: train_cnn3d(motion_prepared, folder / "cnn3d_motion"))
+    return runs / "cnn3d_motion"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -66,12 +77,13 @@ def assistant_settings(tmp_path_factory, motion_prepared, cnn3d_motion_run):
     """Settings whose data dir holds a trained cnn3d, a calibrated fusion, a frame index and a KB."""
     from assistant.library.calibrate import calibrate, save_result
     from assistant.library.resources import Resources
-    from testkit.assistant_data import build_data_dir
+    from testkit.assistant_data import build_data_dir, data_dir_settings
 
-    settings = build_data_dir(tmp_path_factory.mktemp("assistant"), motion_prepared, cnn3d_motion_run)
-    resources = Resources.load(settings)
-    save_result(calibrate(motion_prepared, resources, split="val"), resources)
-    return settings
+    def build(root: Path) -> None:
+        resources = Resources.load(build_data_dir(root, motion_prepared, cnn3d_motion_run))
+        save_result(calibrate(motion_prepared, resources, split="val"), resources)
+
+    return data_dir_settings(shared_folder(tmp_path_factory, "assistant", build))
 
 
 @pytest.fixture(scope="session")
