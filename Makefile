@@ -109,7 +109,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 bench: $(STAMP)
-	$(PY) benchmarks/decode.py
+	$(PY) -m benchmarks.decode
 
 clean:
 	rm -rf $(VENV) .venv-lock var .pytest_cache

@@ -16,14 +16,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from assistant.analysis.evidence import Evidence, FusionSettings, MissingPart
 from assistant.analysis.gather import Progress, gather_evidence
 from assistant.answering.chain import answer_stream, collect_answer
 from assistant.answering.llm import OFFLINE, ChatBackend, select_backend
-from assistant.library.resources import Resources
+from assistant.evidence import Evidence, FusionSettings, MissingPart
+from assistant.runtime.resources import Resources
 from core.errors import LLMError
 from core.settings import Settings
-from indexing.knowledge_base import KnowledgeBase
+from indexing.kb.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
 DEFAULT_QUESTION = "What is happening in this clip?"

@@ -19,12 +19,11 @@ Weights: the classifiers are untrained (cnn3d random init; effnet_frames with it
 backbone and a random head), which costs the same as trained ones; the index holds random unit
 vectors, which search exactly like real ones. Timing needs neither to be accurate.
 
-    python benchmarks/answer.py [--repeats 7] [--threads 2] [--shared]
+    python -m benchmarks.answer [--repeats 7] [--threads 2] [--shared]
 """
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,21 +32,19 @@ import cv2
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from assistant.analysis.gather import gather_evidence  # noqa: E402
-from assistant.answering.llm.offline import offline_answer  # noqa: E402
-from assistant.library.active_checkpoint import set_active_checkpoint  # noqa: E402
-from assistant.library.resources import Resources  # noqa: E402
-from core.memory import keep_freed_memory  # noqa: E402
-from core.settings import Settings  # noqa: E402
-from indexing.encoders.registry import get_encoder  # noqa: E402
-from indexing.frame_index import FrameIndex, FrameRecord, FrameSampling  # noqa: E402
-from indexing.index_types import choose_index_type  # noqa: E402
-from testkit.synthetic import motion_frames, write_opencv  # noqa: E402
-from training.models import build_model, get_spec  # noqa: E402
-from training.models.checkpoint import save_checkpoint  # noqa: E402
-from video.preprocessing import Preprocessing  # noqa: E402
+from assistant.analysis.gather import gather_evidence
+from assistant.answering.llm.offline import offline_answer
+from assistant.runtime.active_checkpoint import set_active_checkpoint
+from assistant.runtime.resources import Resources
+from core.memory import keep_freed_memory
+from core.settings import Settings
+from indexing.encoders.registry import get_encoder
+from indexing.frames.frame_index import FrameIndex, FrameRecord, FrameSampling
+from indexing.frames.index_types import choose_index_type
+from testkit.synthetic import motion_frames, write_opencv
+from training.models.checkpoint import save_checkpoint
+from training.models.registry import build_model, get_spec
+from video.preprocessing import Preprocessing
 
 CLASSES = ["Swing", "SkyDiving", "FloorGymnastics", "Diving", "Surfing", "Basketball", "GolfSwing",
            "PlayingPiano", "PlayingGuitar", "HorseRace"]  # fmt: skip

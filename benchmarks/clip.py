@@ -10,12 +10,11 @@ text-embedding build for the activities in ``kb/`` (cold: every prompt through t
 tower; warm: read back from the disk cache); and the zero-shot step of one answer about the
 10 s clip of ``benchmarks/answer.py``, decoded into the same overlapping 4 s windows.
 
-    python benchmarks/clip.py [--threads 2] [--repeats 5]
+    python -m benchmarks.clip [--threads 2] [--repeats 5]
 """
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,16 +23,14 @@ import cv2
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from assistant.analysis.gather import WINDOW_OVERLAP  # noqa: E402
-from assistant.zeroshot.scorer import MAX_FRAMES, ZeroShotScorer, activity_names, prompts_for  # noqa: E402
-from benchmarks.answer import make_clip  # noqa: E402
-from core.settings import Settings  # noqa: E402
-from indexing.clip_model import ClipSpec  # noqa: E402
-from indexing.encoders.registry import get_encoder  # noqa: E402
-from testkit.clip_kb import kb_entries  # noqa: E402
-from video.decoding import decode_windows  # noqa: E402
+from assistant.analysis.gather import WINDOW_OVERLAP
+from assistant.zeroshot.scorer import MAX_FRAMES, ZeroShotScorer, activity_names, prompts_for
+from benchmarks.answer import make_clip
+from core.settings import Settings
+from indexing.encoders.openclip_model import ClipSpec
+from indexing.encoders.registry import get_encoder
+from testkit.clip_kb import kb_entries
+from video.decoding import decode_windows
 
 SPEC = ClipSpec("ViT-B-32", "random")
 BATCHES = (1, 8, 32)

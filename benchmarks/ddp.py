@@ -16,10 +16,10 @@ start excluded).
 The KB part syncs ``kb/`` into an embedded Chroma folder and into a ``chroma run`` server on a
 loopback port, then times ``KnowledgeBase.search`` (query embedding included) over 100 questions.
 
-    python benchmarks/ddp.py                                  # synthetic motion clips, cnn3d, 1 and 2 CPU procs
-    python benchmarks/ddp.py --data var/prepared --model r3d18 --device cuda --nproc 1 --batch-size 64 --skip-kb
-    python benchmarks/ddp.py --data var/bench_setup/new/prepared --skip-training --skip-kb   # indexing only
-    python benchmarks/ddp.py --data var/bench_setup/new/prepared --skip-training --skip-kb --keep-features
+    python -m benchmarks.ddp                                  # synthetic motion clips, cnn3d, 1 and 2 CPU procs
+    python -m benchmarks.ddp --data var/prepared --model r3d18 --device cuda --nproc 1 --batch-size 64 --skip-kb
+    python -m benchmarks.ddp --data var/bench_setup/new/prepared --skip-training --skip-kb   # indexing only
+    python -m benchmarks.ddp --data var/bench_setup/new/prepared --skip-training --skip-kb --keep-features
 """
 
 import argparse
@@ -34,12 +34,12 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from indexing.kb.knowledge_base import KnowledgeBase
+from testkit.assistant_data import prepare_motion_data
+from testkit.loopback import free_port, start_chroma_server, stop
 
-from indexing.knowledge_base import KnowledgeBase  # noqa: E402
-from testkit.assistant_data import prepare_motion_data  # noqa: E402
-from testkit.loopback import free_port, start_chroma_server, stop  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+
 
 QUESTIONS = (
     "how do I tell a surfer from a diver?",

@@ -3,12 +3,11 @@
 Targets (issue 2): <= 15 ms per UCF-like clip (320x240 MPEG-4 AVI, ~7 s) on 2 cores, and at
 least 5x faster than the seek loop on 1080p H.264.
 
-    python benchmarks/decode.py [--repeats 5]
+    python -m benchmarks.decode [--repeats 5]
 """
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -16,11 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from testkit.synthetic import motion_frames, write_ffmpeg, write_opencv  # noqa: E402
-from video.decoding import decode_video, resize_frame  # noqa: E402
-from video.frame_plan import sample_indices  # noqa: E402
+from testkit.synthetic import motion_frames, write_ffmpeg, write_opencv
+from video.decoding import decode_video, resize_frame
+from video.frame_plan import sample_indices
 
 
 def seek_loop(path: Path, num_frames: int, size: int) -> np.ndarray:

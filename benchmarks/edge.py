@@ -9,7 +9,7 @@
    with torch, the full install with ONNX Runtime, and the edge venv from the bundle. Per clip, the
    evidence's own total (decode to KB passages); per run, the process's wall time (start-up included).
 
-    python benchmarks/edge.py [--data-dir var --kb-dir kb] [--venv /tmp/edge-venv] [--repeats 3]
+    python -m benchmarks.edge [--data-dir var --kb-dir kb] [--venv /tmp/edge-venv] [--repeats 3]
 """
 
 import argparse
@@ -17,24 +17,21 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from assistant.library.bundle_writer import write_bundle  # noqa: E402
-from core.settings import Settings  # noqa: E402
-from testkit.edge_venv import PROJECT, installed_sizes, make_edge_venv, venv_bytes  # noqa: E402
+from assistant.jobs.bundle_writer import write_bundle
+from core.settings import Settings
+from testkit.edge_venv import PROJECT, installed_sizes, make_edge_venv, venv_bytes
 
 MB = 1e6
 
 
 def synthetic_library(root: Path) -> tuple[Settings, Path]:
     """The tests' motion library (trained cnn3d, index, KB, calibration) and a folder of query clips."""
-    from assistant.library.calibrate import calibrate, save_result
-    from assistant.library.resources import Resources
+    from assistant.jobs.calibrate import calibrate, save_result
+    from assistant.runtime.resources import Resources
     from testkit.assistant_data import build_data_dir, prepare_motion_data, train_cnn3d, write_query_clips
 
     prepared = prepare_motion_data(root / "motion")

@@ -1,6 +1,6 @@
 """Time to explain one clip per model: Grad-CAM (forward + backward to the last block) on 2 cores.
 
-    python benchmarks/explain.py [--frames 16] [--threads 2] [--repeats 3]
+    python -m benchmarks.explain [--frames 16] [--threads 2] [--repeats 3]
 
 Each model gets its own input size (112 px for the 3D models, 224 px for the frame models) and
 explains one clip through the product's path (``training.models.saliency.explain_clips``: the same
@@ -15,21 +15,17 @@ Target: under 2 s for cnn3d and effnet_frames.
 import argparse
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from training.models import MODEL_NAMES, build_model, get_spec  # noqa: E402
-from training.models.checkpoint import LoadedClassifier  # noqa: E402
-from training.models.inference import Classifier  # noqa: E402
-from training.models.saliency import explain_clips  # noqa: E402
-from video.preprocessing import Preprocessing  # noqa: E402
+from training.models.checkpoint import LoadedClassifier
+from training.models.inference import Classifier
+from training.models.registry import MODEL_NAMES, build_model, get_spec
+from training.models.saliency import explain_clips
+from video.preprocessing import Preprocessing
 
 NUM_CLASSES = 10
 TARGET_S = {"cnn3d": 2.0, "effnet_frames": 2.0}

@@ -5,13 +5,13 @@ Targets (issue 4), on 2 CPU cores:
 - at 1M vectors of the encoder's dimension (1280), an approximate index answers a query in
   under 5 ms with recall@10 of at least 0.95 against exact search.
 
-The FAISS part uses the product's own index types (``indexing.index_types``) on synthetic
+The FAISS part uses the product's own index types (``indexing.frames.index_types``) on synthetic
 vectors shaped like frame embeddings: 100 classes -> clips -> 8 near-duplicate frames each,
 in a 128-d latent space mapped into 1280-d with a little isotropic noise, L2-normalised.
 Queries are the frames of new clips (as when a user uploads a video), so a query's 10
 nearest neighbours are frames of other clips of its class, separated by small margins.
 
-    python benchmarks/index.py [--sizes 100000,1000000] [--types flat,ivf,hnsw] [--threads 2]
+    python -m benchmarks.index [--sizes 100000,1000000] [--types flat,ivf,hnsw] [--threads 2]
                                [--hnsw-limit 200000] [--skip-encoders] [--skip-faiss] [--checkpoint PATH]
 """
 
@@ -19,7 +19,6 @@ import argparse
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,11 +27,9 @@ import faiss
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from indexing.encoders.pretrained import weights_available  # noqa: E402
-from indexing.encoders.registry import get_encoder  # noqa: E402
-from indexing.index_types import apply_search_params, choose_index_type, create_index  # noqa: E402
+from indexing.encoders.pretrained import weights_available
+from indexing.encoders.registry import get_encoder
+from indexing.frames.index_types import apply_search_params, choose_index_type, create_index
 
 DIM = 1280
 LATENT = 128

@@ -14,34 +14,33 @@ shape and cost (``default_model_dir``). Printed per resolution:
 - memory: resident set after warm-up and at the end; ``--long 1800`` watches one stream that long
   and prints the growth after warm-up (target < 50 MB over 30 minutes).
 
-    python benchmarks/live.py [--data-dir var --kb-dir kb] [--seconds 30] [--sizes 320x240,640x480,1280x720]
-    python benchmarks/live.py --sizes 640x480 --long 1800
+    python -m benchmarks.live [--data-dir var --kb-dir kb] [--seconds 30] [--sizes 320x240,640x480,1280x720]
+    python -m benchmarks.live --sizes 640x480 --long 1800
 """
 
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from assistant.live.watch_session import live_engine
+from assistant.service import Assistant
+from core.settings import Settings
+from indexing.encoders.pretrained import shared_backbone_encoder
+from indexing.encoders.registry import get_encoder
+from indexing.frames.index_builder import build_frame_index
+from testkit.assistant_data import write_kb
+from testkit.stream_server import serve_stream
+from testkit.synthetic import MOTIONS, make_synthetic_dataset, motion_frames, write_ffmpeg
+from testkit.untrained_run import make_untrained_run
+from training.data.prepare import PrepareConfig, prepare_dataset
+from training.data.sources import load_source
 
-from assistant.live.watch_session import live_engine  # noqa: E402
-from assistant.service import Assistant  # noqa: E402
-from core.settings import Settings  # noqa: E402
-from indexing.encoders.pretrained import shared_backbone_encoder  # noqa: E402
-from indexing.encoders.registry import get_encoder  # noqa: E402
-from indexing.index_builder import build_frame_index  # noqa: E402
-from testkit.assistant_data import write_kb  # noqa: E402
-from testkit.stream_server import serve_stream  # noqa: E402
-from testkit.synthetic import MOTIONS, make_synthetic_dataset, motion_frames, write_ffmpeg  # noqa: E402
-from testkit.untrained_run import make_untrained_run  # noqa: E402
-from training.data.prepare import PrepareConfig, prepare_dataset  # noqa: E402
-from training.data.sources import load_source  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+
 
 FPS = 30
 

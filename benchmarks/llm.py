@@ -20,38 +20,36 @@ the project's KB). Last, the OpenAI-compatible route: a loopback server streams 
 real ``ChatOpenAI`` client, and the lag from its first byte to the first chunk the answer stream
 yields is printed (target 0.5 s).
 
-    python benchmarks/llm.py [--seeds 3] [--data-dir DIR] [--models smollm2-135m gemma3-270m]
+    python -m benchmarks.llm [--seeds 3] [--data-dir DIR] [--models smollm2-135m gemma3-270m]
         [--real-clips ../shared/real-clips] [--real-per-class 2] [--show]
 """
 
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from assistant.analysis.evidence import Evidence  # noqa: E402
-from assistant.answering.chain import Replacement, answer_stream, known_activities  # noqa: E402
-from assistant.answering.grounding import check_answer, grounds_for  # noqa: E402
-from assistant.answering.llm import OFFLINE, ChatBackend, select_backend  # noqa: E402
-from assistant.answering.llm.local import LOCAL_MODELS, local_chat_model  # noqa: E402
-from assistant.answering.llm.offline import offline_answer  # noqa: E402
-from assistant.library.calibrate import calibrate, save_result  # noqa: E402
-from assistant.library.example_clips import add_example_clips  # noqa: E402
-from assistant.library.resources import Resources  # noqa: E402
-from assistant.service import DEFAULT_QUESTION, Assistant  # noqa: E402
-from core.errors import LLMError  # noqa: E402
-from core.settings import Settings  # noqa: E402
-from testkit.assistant_data import build_data_dir, prepare_motion_data, train_cnn3d, write_query_clip  # noqa: E402
-from testkit.crafted_answers import BAD_ANSWER_NAMES, bad_answers  # noqa: E402
-from testkit.fake_openai import MODEL, running_fake_openai  # noqa: E402
-from testkit.readability import readability_problems  # noqa: E402
-from testkit.synthetic import MOTIONS  # noqa: E402
+from assistant.answering.chain import Replacement, answer_stream, known_activities
+from assistant.answering.grounding import check_answer, grounds_for
+from assistant.answering.llm import OFFLINE, ChatBackend, select_backend
+from assistant.answering.llm.local import LOCAL_MODELS, local_chat_model
+from assistant.answering.llm.offline import offline_answer
+from assistant.evidence import Evidence
+from assistant.jobs.calibrate import calibrate, save_result
+from assistant.jobs.example_clips import add_example_clips
+from assistant.runtime.resources import Resources
+from assistant.service import DEFAULT_QUESTION, Assistant
+from core.errors import LLMError
+from core.settings import Settings
+from testkit.assistant_data import build_data_dir, prepare_motion_data, train_cnn3d, write_query_clip
+from testkit.crafted_answers import BAD_ANSWER_NAMES, bad_answers
+from testkit.fake_openai import MODEL, running_fake_openai
+from testkit.readability import readability_problems
+from testkit.synthetic import MOTIONS
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm"}
 

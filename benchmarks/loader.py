@@ -10,25 +10,24 @@ Items are uint8; the batch is normalised by ``model_input`` where the model runs
 what training on a CPU pays in the main process, is printed too; on a GPU it is negligible).
 
     python -m training prepare --source <videos> --data var/bench_loader/prepared --num-frames 16 --size 128
-    python benchmarks/loader.py --data var/bench_loader/prepared [--model r3d18] [--workers 0,1,2]
+    python -m benchmarks.loader --data var/bench_loader/prepared [--model r3d18] [--workers 0,1,2]
 """
 
 import argparse
 import math
 import os
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from core.memory import keep_freed_memory
+from training.data.dataset import VideoDataset, make_loader
+from training.data.frame_cache import FrameCache
+from training.fit.trainer import TrainConfig, preprocessing_for
 
-from core.memory import keep_freed_memory  # noqa: E402
-from training.data.dataset import VideoDataset, make_loader  # noqa: E402
-from training.data.frame_cache import FrameCache  # noqa: E402
-from training.fit.trainer import TrainConfig, preprocessing_for  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+
 
 GPU_TARGET = 500  # clips/s of R3D-18 on one H100-class GPU with AMP (issue 12)
 

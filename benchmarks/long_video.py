@@ -8,7 +8,7 @@ ffmpeg binary of ``imageio-ffmpeg``, or pass your own with ``--video``.
 
 Target: a 10-minute video (the ``ACTIVITY_MAX_DURATION_S`` limit) decodes in well under 1 GB.
 
-    python benchmarks/long_video.py [--video PATH] [--minutes 10] [--size 128]
+    python -m benchmarks.long_video [--video PATH] [--minutes 10] [--size 128]
 """
 
 import argparse
@@ -20,11 +20,10 @@ from pathlib import Path
 
 import imageio_ffmpeg
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from core.settings import Settings
+from video.decoding import decode_windows
 
-from core.settings import Settings  # noqa: E402
-from video.decoding import decode_windows  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_video(path: Path, minutes: float) -> Path:
@@ -65,8 +64,18 @@ def main() -> None:
 
     stride = settings.window_s * (1 - WINDOW_OVERLAP)
     video = args.video or make_video(ROOT / "var" / f"long_{args.minutes:g}min_720p.mp4", args.minutes)
-    command = [sys.executable, __file__, "--child-stride", str(stride), "--video", str(video), "--size", str(args.size)]
-    result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.long_video",
+        "--child-stride",
+        str(stride),
+        "--video",
+        str(video),
+        "--size",
+        str(args.size),
+    ]
+    result = json.loads(subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True).stdout)
     print(
         f"{video} ({video.stat().st_size / 2**20:.0f} MB), window {settings.window_s:g} s, {settings.num_frames} frames"
     )

@@ -1,6 +1,6 @@
 """Model zoo figures: parameters, GMACs, inference latency and training throughput per clip.
 
-    python benchmarks/models.py [--frames 16] [--size 112] [--threads 2] [--device cpu|cuda]
+    python -m benchmarks.models [--frames 16] [--size 112] [--threads 2] [--device cpu|cuda]
 
 Inference is batch 1 (the product classifies one upload at a time); training throughput is a
 few Adam steps on random clips. Weights are random (``pretrained='no'``): speed does not depend
@@ -8,18 +8,14 @@ on them. Prints one markdown table.
 """
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from training.fit.device import amp_enabled, autocast, pick_device  # noqa: E402
-from training.fit.timing import inference_ms  # noqa: E402
-from training.models import MODEL_NAMES, build_model, get_spec  # noqa: E402
+from training.device import amp_enabled, autocast, pick_device
+from training.fit.timing import inference_ms
+from training.models.registry import MODEL_NAMES, build_model, get_spec
 
 NUM_CLASSES = 10
 

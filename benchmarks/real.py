@@ -21,14 +21,13 @@ in-class accuracy, unknown rate on in-class clips, unknown rate on other activit
 AUROC of the scores the decision reads (in-class questions whose activity is in the library
 against other-activity questions). With a set this small, never tune a constant to it.
 
-    python benchmarks/real.py [--clips ../shared/real-clips] [--data-dir var] [--frame-size 128]
+    python -m benchmarks.real [--clips ../shared/real-clips] [--data-dir var] [--frame-size 128]
 """
 
 import argparse
 import dataclasses
 import json
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,19 +37,17 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from assistant.analysis.evidence import Evidence, FusionSettings  # noqa: E402
-from assistant.analysis.fusion import decide, open_set_score  # noqa: E402
-from assistant.analysis.gather import gather_evidence  # noqa: E402
-from assistant.library.calibration import calibration_path, with_open_set_floors  # noqa: E402
-from assistant.library.example_clips import add_example_clips  # noqa: E402
-from assistant.library.open_set import calibrate_open_set  # noqa: E402
-from assistant.library.resources import Resources  # noqa: E402
-from core.labels import NEGATIVE_FOLDERS  # noqa: E402
-from core.settings import Settings  # noqa: E402
-from indexing.frame_index import open_frame_index  # noqa: E402
-from training.data.sources.types import VIDEO_SUFFIXES  # noqa: E402
+from assistant.analysis.gather import gather_evidence
+from assistant.evidence import Evidence, FusionSettings
+from assistant.fusion import decide, open_set_score
+from assistant.jobs.example_clips import add_example_clips
+from assistant.runtime.calibration import calibration_path, with_open_set_floors
+from assistant.runtime.open_set import calibrate_open_set
+from assistant.runtime.resources import Resources
+from core.labels import NEGATIVE_FOLDERS
+from core.settings import Settings
+from indexing.frames.frame_index import open_frame_index
+from training.data.sources.types import VIDEO_SUFFIXES
 
 DEFAULT_CLIPS = Path(__file__).resolve().parents[2] / "shared" / "real-clips"
 

@@ -15,14 +15,13 @@ Every speed is a ratio measured in this one process with the paths interleaved, 
 other work falls on all of them alike; the 1-minute load average is printed with them. Torch's
 frame features are the index encoder's path (channels-last, the fastest torch path here).
 
-    python benchmarks/runtime.py [--run RUN] [--clips ../shared/real-clips] [--threads 2] [--repeats 5]
+    python -m benchmarks.runtime [--run RUN] [--clips ../shared/real-clips] [--threads 2] [--repeats 5]
 """
 
 import argparse
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -32,27 +31,25 @@ import cv2
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from assistant.library.active_checkpoint import set_active_checkpoint  # noqa: E402
-from assistant.library.resources import Resources  # noqa: E402
-from benchmarks.answer import make_clip, make_index, p50s, run_once  # noqa: E402
-from core.memory import keep_freed_memory  # noqa: E402
-from core.settings import Settings  # noqa: E402
-from indexing.encoders.encoder_export import export_encoder  # noqa: E402
-from indexing.encoders.onnx_encoder import runtime_encoder  # noqa: E402
-from indexing.encoders.registry import get_encoder  # noqa: E402
-from testkit.synthetic import make_synthetic_dataset  # noqa: E402
-from testkit.untrained_run import make_untrained_run  # noqa: E402
-from training.data.prepare import PrepareConfig, prepare_dataset  # noqa: E402
-from training.data.sources import load_source  # noqa: E402
-from training.data.sources.types import VIDEO_SUFFIXES  # noqa: E402
-from training.export.onnx_classifier import OnnxClassifier  # noqa: E402
-from training.export.parity import mean_cosine, top1_agreement  # noqa: E402
-from training.export.run_export import cached_clips, export_run, run_cache  # noqa: E402
-from training.fit.trainer import TrainConfig, train  # noqa: E402
-from training.models.inference import Classifier  # noqa: E402
-from video.decoding import decode_video  # noqa: E402
+from assistant.runtime.active_checkpoint import set_active_checkpoint
+from assistant.runtime.resources import Resources
+from benchmarks.answer import make_clip, make_index, p50s, run_once
+from core.memory import keep_freed_memory
+from core.settings import Settings
+from indexing.encoders.encoder_export import export_encoder
+from indexing.encoders.onnx_encoder import runtime_encoder
+from indexing.encoders.registry import get_encoder
+from testkit.synthetic import make_synthetic_dataset
+from testkit.untrained_run import make_untrained_run
+from training.data.prepare import PrepareConfig, prepare_dataset
+from training.data.sources import load_source
+from training.data.sources.types import VIDEO_SUFFIXES
+from training.export.parity import mean_cosine, top1_agreement
+from training.export.run_export import cached_clips, export_run, run_cache
+from training.fit.trainer import TrainConfig, train
+from training.models.inference import Classifier
+from training.models.onnx_classifier import OnnxClassifier
+from video.decoding import decode_video
 
 DEFAULT_CLIPS = Path(__file__).resolve().parents[2] / "shared" / "real-clips"
 SIZE, FRAMES = 128, 16

@@ -12,24 +12,21 @@ Targets (issue 10): setup >= 4x faster end to end, head training >= 20x faster.
 ``auto``, where setup exports the frozen backbone (about a second, inside the train step) and ONNX
 Runtime fills the feature store and the index.
 
-    python benchmarks/setup.py [--classes 10 --groups 25 --clips 5 --seconds 7] [--only new|old] [--runtimes]
+    python -m benchmarks.setup [--classes 10 --groups 25 --clips 5 --seconds 7] [--only new|old] [--runtimes]
 """
 
 import argparse
 import resource
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from assistant.library.setup_pipeline import SetupOptions, run_setup  # noqa: E402
-from core.memory import keep_freed_memory  # noqa: E402
-from core.settings import Settings  # noqa: E402
-from testkit.synthetic import MOTIONS, motion_frames, write_opencv  # noqa: E402
+from assistant.jobs.setup_pipeline import SetupOptions, run_setup
+from core.memory import keep_freed_memory
+from core.settings import Settings
+from testkit.synthetic import MOTIONS, motion_frames, write_opencv
 
 UCF101_CLIPS = 13_320
 FPS = 25.0

@@ -14,7 +14,7 @@ checkerboard unlike any class (odd), and the seeded damaged corpus of ``testkit.
 The data directory is the tests' synthetic assistant (a cnn3d on the motions, its frame index
 and KB), built once under ``--work-dir`` and reused by later runs.
 
-    python benchmarks/soak.py [--users 8] [--minutes 30] [--add-every 30] [--work-dir var/soak]
+    python -m benchmarks.soak [--users 8] [--minutes 30] [--add-every 30] [--work-dir var/soak]
 
 Targets (issue 24): 0 errors, p95 within 3x p50, app memory flat after warm-up (growth < 50 MB
 over the last 20 minutes of a 30-minute run).
@@ -35,21 +35,18 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from gradio_client import Client, handle_file
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gradio_client import Client, handle_file  # noqa: E402
-
-from testkit.assistant_data import (  # noqa: E402
+from testkit.assistant_data import (
     build_data_dir,
     prepare_motion_data,
     train_cnn3d,
     write_query_clip,
     write_query_clips,
 )
-from testkit.fuzz import make_fuzz_corpus  # noqa: E402
-from testkit.loopback import free_port  # noqa: E402
-from testkit.synthetic import MOTIONS, motion_frames, write_opencv  # noqa: E402
+from testkit.fuzz import make_fuzz_corpus
+from testkit.loopback import free_port
+from testkit.synthetic import MOTIONS, motion_frames, write_opencv
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "What is happening in this clip?"

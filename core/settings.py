@@ -19,7 +19,7 @@ BUNDLED_SETTINGS = ("num_frames", "frame_size", "window_s", "top_k", "neighbours
 
 
 def _bundle_settings(bundle: Path) -> dict:
-    """The settings recorded in ``bundle``'s record (``assistant.library.bundle.BUNDLE_FILE``, which this layer
+    """The settings recorded in ``bundle``'s record (``assistant.runtime.bundle.BUNDLE_FILE``, which this layer
     cannot import); none when it cannot be read (opening the bundle says why)."""
     try:
         record = json.loads((bundle / "bundle.json").read_text(encoding="utf-8"))

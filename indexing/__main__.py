@@ -3,9 +3,9 @@
 import sys
 
 from core.cli import CLIP_OPTIONS, KB_OPTIONS, LOCATION_OPTIONS, RUNTIME_OPTIONS, build_parser, dispatch, run_cli
-from indexing import cli_export, cli_frames, cli_kb, cli_search
+from indexing.cli import export, frames, kb, search
 
-COMMAND_MODULES = [cli_frames, cli_search, cli_kb, cli_export]
+COMMAND_MODULES = [frames, search, kb, export]
 
 
 def parser():

@@ -12,7 +12,7 @@ import numpy as np
 
 from core.settings import Settings
 from indexing.encoders.registry import get_encoder
-from indexing.index_builder import build_frame_index
+from indexing.frames.index_builder import build_frame_index
 from testkit.synthetic import MOTIONS, make_synthetic_dataset, motion_frames, write_opencv
 from training.data.prepare import PrepareConfig, prepare_dataset
 from training.data.sources import load_source

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexing.knowledge_base import KbEntry
+from indexing.kb.knowledge_base import KbEntry
 
 TINY_CLIP = "Tiny-CLIP-test"
 TINY_ENCODER = f"clip:{TINY_CLIP}:random"
@@ -39,7 +39,7 @@ def write_kb_file(kb_dir: Path, label: str, aliases: list[str], text: str = "Wha
 
 def kb_entries(kb_dir: Path) -> dict[str, KbEntry]:
     """label -> entry from the files' front matter (what ``KnowledgeBase.entries`` returns after a sync)."""
-    from indexing.front_matter import split_front_matter
+    from indexing.kb.front_matter import split_front_matter
 
     entries = {}
     for path in sorted(kb_dir.glob("*.md")):

@@ -6,8 +6,8 @@ evidence never mentions, ignore an unknown verdict, or obey an instruction plant
 Used by the grounding tests (through the real Gemini client) and by ``benchmarks/llm.py``.
 """
 
-from assistant.analysis.evidence import Evidence, KbPassage, Verdict
 from assistant.answering.llm.offline import confidence_words
+from assistant.evidence import Evidence, KbPassage, Verdict
 
 BAD_ANSWER_NAMES = (
     "looping",

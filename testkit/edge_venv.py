@@ -14,7 +14,7 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
 LOCK = PROJECT / "requirements" / "lock.txt"
-SOURCES = ("pyproject.toml", "README.md", "app.py", "core", "video", "training", "indexing", "assistant", "testkit")
+SOURCES = ("pyproject.toml", "README.md", "app.py", "core", "video", "training", "indexing", "assistant")
 
 
 def project_sources(into: Path) -> Path:

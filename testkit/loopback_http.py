@@ -1,6 +1,6 @@
 """What the fake API servers on 127.0.0.1 share: a quiet JSON handler and a served-while-used server.
 
-``tests/fake_gemini.py`` and ``testkit/fake_openai.py`` play two vendors' APIs; how they read a
+``testkit/fake_gemini.py`` and ``testkit/fake_openai.py`` play two vendors' APIs; how they read a
 JSON request, answer one, stay silent in the test log and start and stop is the same.
 """
 

@@ -11,8 +11,8 @@ Used by ``benchmarks/llm.py`` and the local model's test.
 
 import re
 
-from assistant.analysis.evidence import Evidence
 from assistant.answering.grounding import camel_words
+from assistant.evidence import Evidence
 
 _CITATION = re.compile(r"\[[^\[\]\n]{1,200}§[^\[\]\n]{1,200}\]")
 # Markdown an answer may be laid out with (the offline writer's headings, quotes, tables, lists, code spans).

@@ -11,9 +11,9 @@ import torch
 
 from core.atomic import atomic_write_json
 from training.data.frame_cache import FrameCache
-from training.evaluate.run_dir import ARGS, CHECKPOINT
-from training.models import build_model, get_spec
 from training.models.checkpoint import save_checkpoint
+from training.models.registry import build_model, get_spec
+from training.runs import ARGS, CHECKPOINT
 from video.preprocessing import Preprocessing
 
 

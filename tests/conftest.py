@@ -75,8 +75,8 @@ def cnn3d_motion_run(motion_prepared, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def assistant_settings(tmp_path_factory, motion_prepared, cnn3d_motion_run):
     """Settings whose data dir holds a trained cnn3d, a calibrated fusion, a frame index and a KB."""
-    from assistant.library.calibrate import calibrate, save_result
-    from assistant.library.resources import Resources
+    from assistant.jobs.calibrate import calibrate, save_result
+    from assistant.runtime.resources import Resources
     from testkit.assistant_data import build_data_dir, data_dir_settings
 
     def build(root: Path) -> None:
@@ -88,7 +88,7 @@ def assistant_settings(tmp_path_factory, motion_prepared, cnn3d_motion_run):
 
 @pytest.fixture(scope="session")
 def assistant_resources(assistant_settings):
-    from assistant.library.resources import Resources
+    from assistant.runtime.resources import Resources
 
     return Resources.load(assistant_settings)
 

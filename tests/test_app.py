@@ -11,7 +11,7 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from tests.app_harness import private_copy, running_app, write_checkerboard_clip
+from testkit.app_harness import private_copy, running_app, write_checkerboard_clip
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app_harness import private_copy, running_app
+from testkit.app_harness import private_copy, running_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

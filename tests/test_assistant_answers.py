@@ -9,9 +9,9 @@ import cv2
 import pytest
 import torch
 
-from assistant.analysis.evidence import Evidence
 from assistant.answering.prompt import format_passages
-from assistant.library.resources import Resources
+from assistant.evidence import Evidence
+from assistant.runtime.resources import Resources
 from assistant.service import DEFAULT_QUESTION, Assistant
 from core.errors import ArtifactError
 from core.settings import Settings

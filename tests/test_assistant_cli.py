@@ -5,7 +5,7 @@ import re
 import shutil
 
 from assistant.__main__ import main
-from assistant.library.calibration import CALIBRATION_FILE, read_calibration
+from assistant.runtime.calibration import CALIBRATION_FILE, read_calibration
 
 
 def _global_options(settings) -> list[str]:

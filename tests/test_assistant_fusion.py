@@ -2,9 +2,9 @@
 
 import pytest
 
-from assistant.analysis.evidence import FusionSettings, Verdict
-from assistant.analysis.fusion import decide, fuse, open_set_score
 from assistant.analysis.timeline import build_timeline, dominant_segment_label
+from assistant.evidence import FusionSettings, Verdict
+from assistant.fusion import decide, fuse, open_set_score
 
 FUSION = FusionSettings(classifier_weight=0.6, unknown_threshold=0.4, open_set_floor=0.8, calibrated=True)
 

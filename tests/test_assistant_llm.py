@@ -1,5 +1,5 @@
 """The real ``ChatGoogleGenerativeAI`` client against a local HTTP server that plays Gemini
-(``tests/fake_gemini.py``): what reaches the API, and what happens on a 500 or a timeout."""
+(``testkit/fake_gemini.py``): what reaches the API, and what happens on a 500 or a timeout."""
 
 import time
 from collections.abc import Iterator
@@ -8,7 +8,7 @@ import pytest
 
 from assistant.service import DEFAULT_QUESTION, Assistant
 from core.settings import Settings
-from tests.fake_gemini import API_KEY, FakeGemini, running_fake_gemini
+from testkit.fake_gemini import API_KEY, FakeGemini, running_fake_gemini
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """A frame-index build that dies (killed with SIGKILL, as by the out-of-memory killer) leaves its
 thumbnails and staging folder; the next build removes them, and leaves a build that is still
-running alone (``indexing.build_leftovers``)."""
+running alone (``indexing.frames.build_leftovers``)."""
 
 import signal
 import subprocess
@@ -8,19 +8,19 @@ import sys
 
 import numpy as np
 
-from indexing.build_leftovers import staging_folder
 from indexing.encoders.registry import get_encoder
-from indexing.frame_index import THUMBS_DIR, FrameIndex
-from indexing.index_builder import build_frame_index
-from tests.retrieval_data import TEST_ENCODER, prepared_shapes
-from tests.torchrun import ROOT
+from indexing.frames.build_leftovers import staging_folder
+from indexing.frames.frame_index import THUMBS_DIR, FrameIndex
+from indexing.frames.index_builder import build_frame_index
+from testkit.retrieval_data import TEST_ENCODER, prepared_shapes
+from testkit.torchrun import ROOT
 
 # A build as the builder writes one: lease held, thumbnails and a rank's staged vectors on disk.
 BUILD = """
 import os, signal, sys
 import numpy as np
-from indexing.build_leftovers import build_lease, staging_folder
-from indexing.frame_index import save_thumbnails
+from indexing.frames.build_leftovers import build_lease, staging_folder
+from indexing.frames.frame_index import save_thumbnails
 
 index_dir, build_id, ending = sys.argv[1:]
 with build_lease(index_dir, build_id):

@@ -12,16 +12,16 @@ named wrong, and clips of an activity it has never seen are called unknown.
 import numpy as np
 import pytest
 
-from assistant.analysis.fusion import decide, fuse
-from assistant.library.calibrate import CONFIDENCE_CEILING, budget_threshold, calibrate, save_result
-from assistant.library.calibration import load_fusion, read_calibration, stale_calibration_note
-from assistant.library.resources import Resources
+from assistant.fusion import decide, fuse
+from assistant.jobs.calibrate import CONFIDENCE_CEILING, budget_threshold, calibrate, save_result
+from assistant.runtime.calibration import load_fusion, read_calibration, stale_calibration_note
+from assistant.runtime.resources import Resources
 from core.errors import ArtifactError
 from core.settings import Settings
-from indexing.clip_search import search_clip
 from indexing.encoders.registry import get_encoder
-from indexing.index_builder import build_frame_index
-from tests.retrieval_data import SHAPES, TEST_ENCODER, make_shapes_dataset, shifted_recording, unseen_activity
+from indexing.frames.clip_search import search_clip
+from indexing.frames.index_builder import build_frame_index
+from testkit.retrieval_data import SHAPES, TEST_ENCODER, make_shapes_dataset, shifted_recording, unseen_activity
 from training.data.prepare import PrepareConfig, prepare_dataset
 from training.data.sources import load_source
 

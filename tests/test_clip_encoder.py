@@ -13,16 +13,16 @@ from core.cli import run_cli
 from core.errors import ArtifactError
 from core.settings import Settings
 from indexing.__main__ import main
-from indexing.clip_model import ClipSpec, clear_clip_cache, load_clip
-from indexing.clip_weights import locate_weights
 from indexing.encoders.backbone import BackboneEncoder
-from indexing.encoders.clip import ClipEncoder, clip_encoder, clip_spec_from_name
-from indexing.frame_index import FrameIndex, FrameRecord, FrameSampling
-from indexing.index_builder import cached_clip_frames
-from indexing.index_types import choose_index_type
-from indexing.text_search import search_text
+from indexing.encoders.openclip import ClipEncoder, clip_encoder, clip_spec_from_name
+from indexing.encoders.openclip_model import ClipSpec, clear_clip_cache, load_clip
+from indexing.encoders.openclip_weights import locate_weights
+from indexing.frames.frame_index import FrameIndex, FrameRecord, FrameSampling
+from indexing.frames.index_builder import cached_clip_frames
+from indexing.frames.index_types import choose_index_type
+from indexing.frames.text_search import search_text
 from testkit.clip_kb import TINY_ENCODER, register_tiny_clip
-from tests.retrieval_data import prepared_shapes
+from testkit.retrieval_data import prepared_shapes
 from training.data.frame_cache import FrameCache
 
 
@@ -50,13 +50,13 @@ def no_weights_anywhere(monkeypatch, tmp_path):
 
 
 def test_without_weights_clip_switches_off_fast_with_one_warning(no_weights_anywhere, caplog):
-    caplog.set_level(logging.WARNING, logger="indexing.clip_model")
+    caplog.set_level(logging.WARNING, logger="indexing.encoders.openclip_model")
     started = time.perf_counter()
     for _ in range(3):
         with pytest.raises(ArtifactError, match="No OpenCLIP weights for ViT-B-32 .*unreachable.*--clip-weights"):
             load_clip(ClipSpec("ViT-B-32", "laion2b_s34b_b79k"))
     assert time.perf_counter() - started < 1.0
-    warnings = [r for r in caplog.records if r.name == "indexing.clip_model"]
+    warnings = [r for r in caplog.records if r.name == "indexing.encoders.openclip_model"]
     assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
     assert warnings[0].getMessage().startswith("CLIP is off: No OpenCLIP weights for ViT-B-32")
 

@@ -9,7 +9,8 @@ import pytest
 
 from core.cli import run_cli
 from indexing.__main__ import main
-from indexing.clip_search import (
+from indexing.encoders.registry import get_encoder
+from indexing.frames.clip_search import (
     Neighbour,
     collapse,
     label_vote,
@@ -18,11 +19,10 @@ from indexing.clip_search import (
     search_video,
     source_group,
 )
-from indexing.encoders.registry import get_encoder
-from indexing.frame_index import open_frame_index
-from indexing.index_builder import build_frame_index, cached_clip_frames
-from indexing.retrieval_eval import evaluate_retrieval
-from tests.retrieval_data import TEST_ENCODER, prepared_shapes, shapes_index
+from indexing.frames.frame_index import open_frame_index
+from indexing.frames.index_builder import build_frame_index, cached_clip_frames
+from indexing.frames.retrieval_eval import evaluate_retrieval
+from testkit.retrieval_data import TEST_ENCODER, prepared_shapes, shapes_index
 from training.data.frame_cache import FrameCache
 
 

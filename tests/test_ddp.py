@@ -18,10 +18,10 @@ import pytest
 import torch
 
 from testkit.loopback import free_port
-from tests.torchrun import COLLECTIVE_TIMEOUT_S, ROOT, RUN_TIMEOUT_S, hand_started_rank_env, torchrun
+from testkit.torchrun import COLLECTIVE_TIMEOUT_S, ROOT, RUN_TIMEOUT_S, hand_started_rank_env, torchrun
 from training.data.frame_cache import FrameCache
+from training.distributed import ProcessGroup, ShardSampler
 from training.evaluate.evaluation import evaluate
-from training.fit.distributed import ProcessGroup, ShardSampler
 from training.models.checkpoint import load_classifier
 
 TIMING_COLUMNS = {"epoch_time_s", "train_clips_per_s"}

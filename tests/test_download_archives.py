@@ -6,7 +6,7 @@ from collections import namedtuple
 import pytest
 
 from core.errors import DatasetError
-from tests.archive_builders import write_rar4, write_tar_gz, write_zip
+from testkit.archive_builders import write_rar4, write_tar_gz, write_zip
 from training.data.download.archives import archive_format, extract_members, list_members, staged_folder
 
 FILES = {

@@ -11,7 +11,7 @@ import pytest
 
 from core.errors import DatasetError, DownloadError
 from core.settings import Settings
-from tests.download_server import FileServer, closed_port_url, silent_server
+from testkit.download_server import FileServer, closed_port_url, silent_server
 from training.data.download.http_fetch import FetchPolicy, fetch, partial_path
 from training.data.download.mirrors import fetch_first, local_name
 

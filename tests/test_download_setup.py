@@ -12,9 +12,9 @@ from gradio_client import Client
 from assistant.__main__ import main as assistant_main
 from core.cli import run_cli
 from core.settings import Settings
-from tests.app_harness import running_app
-from tests.archive_builders import write_tar_gz, write_zip
-from tests.download_server import FileServer
+from testkit.app_harness import running_app
+from testkit.archive_builders import write_tar_gz, write_zip
+from testkit.download_server import FileServer
 from training.data.download.source import is_remote, resolve_source
 from training.data.sources import detect_layout, load_source
 

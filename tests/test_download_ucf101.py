@@ -13,9 +13,9 @@ import pytest
 
 from core.errors import DatasetError, DownloadError
 from core.settings import Settings
+from testkit.archive_builders import write_rar4, write_zip
+from testkit.download_server import FileServer, closed_port_url
 from testkit.synthetic import motion_frames, write_opencv
-from tests.archive_builders import write_rar4, write_zip
-from tests.download_server import FileServer, closed_port_url
 from training.__main__ import main as training_main
 from training.data.download.http_fetch import partial_path
 from training.data.download.mirrors import local_name

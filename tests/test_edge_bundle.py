@@ -17,15 +17,15 @@ import httpx
 import pytest
 from gradio_client import Client, handle_file
 
-from assistant.library import bundle_writer
-from assistant.library.bundle import BUNDLE_FILE, Bundle
+from assistant.jobs import bundle_writer
+from assistant.runtime.bundle import BUNDLE_FILE, Bundle
 from assistant.service import Assistant
 from assistant.ui import playable
 from core.errors import ArtifactError
 from core.settings import Settings
+from testkit.app_harness import private_copy
 from testkit.edge_venv import make_edge_venv
 from testkit.loopback import free_port
-from tests.app_harness import private_copy
 
 pytestmark = pytest.mark.slow
 ANSWER_TOLERANCE = 1e-3  # probabilities: ONNX Runtime and torch agree to ~1e-6 on these models

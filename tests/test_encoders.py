@@ -11,9 +11,9 @@ from core.errors import ArtifactError
 from indexing.__main__ import main as indexing_main
 from indexing.encoders.pretrained import weights_available
 from indexing.encoders.registry import get_encoder
-from tests.retrieval_data import TEST_ENCODER, shape_frames
-from training.models import build_model, get_spec
+from testkit.retrieval_data import TEST_ENCODER, shape_frames
 from training.models.checkpoint import save_checkpoint
+from training.models.registry import build_model, get_spec
 from video.preprocessing import Preprocessing
 
 

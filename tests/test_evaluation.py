@@ -10,10 +10,10 @@ from training.__main__ import main
 from training.data.frame_cache import FrameCache
 from training.evaluate.compare import compare_runs
 from training.evaluate.evaluation import evaluate
-from training.evaluate.run_dir import METRICS
-from training.models import build_model, get_spec
 from training.models.checkpoint import save_checkpoint
 from training.models.inference import Classifier
+from training.models.registry import build_model, get_spec
+from training.runs import METRICS
 from video.preprocessing import Preprocessing
 
 

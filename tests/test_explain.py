@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 
 from assistant.__main__ import main
-from assistant.analysis.evidence import (
+from assistant.analysis.explain import explain_video, region
+from assistant.answering.llm.offline import followup_answer
+from assistant.answering.prompt import format_evidence
+from assistant.evidence import (
     ClassifierPart,
     Evidence,
     ExplanationPart,
@@ -19,9 +22,6 @@ from assistant.analysis.evidence import (
     Verdict,
     VideoSummary,
 )
-from assistant.analysis.explain import explain_video, region
-from assistant.answering.llm.offline import followup_answer
-from assistant.answering.prompt import format_evidence
 from core.errors import ArtifactError
 from testkit.assistant_data import CLIP_FRAMES, FPS
 from testkit.synthetic import motion_frames, write_opencv

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 
-from tests.app_harness import private_copy, running_app
+from testkit.app_harness import private_copy, running_app
 from tests.test_app_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
 

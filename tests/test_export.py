@@ -17,11 +17,11 @@ from core.errors import ArtifactError
 from testkit.untrained_run import make_untrained_run
 from training.__main__ import main as training_main
 from training.data.frame_cache import FrameCache
-from training.export.manifest import read_manifest
-from training.export.metadata import ExportMetadata
-from training.export.onnx_classifier import OnnxClassifier
-from training.export.onnx_model import OnnxModel
+from training.models.export_manifest import read_manifest
+from training.models.export_metadata import ExportMetadata
 from training.models.inference import Classifier
+from training.models.onnx_classifier import OnnxClassifier
+from training.models.onnx_model import OnnxModel
 
 
 def _clips(prepared: Path, split: str = "test", count: int = 6) -> np.ndarray:

@@ -9,7 +9,7 @@ from gradio_client import Client
 import app as app_module
 from core.errors import AssistantError
 from core.settings import Settings
-from tests.app_harness import running_app
+from testkit.app_harness import running_app
 
 
 def test_serving_the_network_without_a_password_is_refused_in_one_line(tmp_path, capsys):
@@ -69,7 +69,7 @@ def test_setup_reads_folders_inside_the_data_directory(bare_app):
 
 
 def test_configured_source_roots_replace_the_data_directory(tmp_path, monkeypatch):
-    from assistant.library.source_roots import confined_source
+    from assistant.jobs.source_roots import confined_source
     from core.errors import DatasetError
 
     (tmp_path / "datasets" / "ucf").mkdir(parents=True)

@@ -8,15 +8,15 @@ import pytest
 
 import training.data.feature_store as feature_store
 from indexing.encoders.registry import get_encoder
-from indexing.frame_index import FrameIndex
-from indexing.index_builder import build_frame_index, cached_clip_frames
+from indexing.frames.frame_index import FrameIndex
+from indexing.frames.index_builder import build_frame_index, cached_clip_frames
 from training.data.feature_store import FeatureStore, build_feature_store
 from training.data.frame_cache import FrameCache
-from training.data.frame_features import model_feature_source
 from training.evaluate.evaluation import evaluate
-from training.evaluate.run_dir import CHECKPOINT
 from training.fit.trainer import TrainConfig, train
-from training.models import build_model, get_spec
+from training.models.frame_features import model_feature_source
+from training.models.registry import build_model, get_spec
+from training.runs import CHECKPOINT
 from video.preprocessing import Preprocessing
 
 SIZE = 32  # the prepared synthetic frames

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import indexing.frame_index as frame_index_module
+import indexing.frames.frame_index as frame_index_module
 from core.errors import ArtifactError
-from indexing.clip_search import search_clip
 from indexing.encoders.registry import get_encoder
-from indexing.frame_index import FrameIndex, open_frame_index
-from indexing.index_builder import add_videos, build_frame_index, cached_clip_frames, remove_clips
-from indexing.index_types import choose_index_type, create_index
-from tests.retrieval_data import TEST_ENCODER, prepared_shapes, shapes_index
+from indexing.frames.clip_search import search_clip
+from indexing.frames.frame_index import FrameIndex, open_frame_index
+from indexing.frames.index_builder import add_videos, build_frame_index, cached_clip_frames, remove_clips
+from indexing.frames.index_types import choose_index_type, create_index
+from testkit.retrieval_data import TEST_ENCODER, prepared_shapes, shapes_index
 from training.data.frame_cache import FrameCache
 
 

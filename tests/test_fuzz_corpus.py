@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 
+from testkit.app_harness import private_copy, running_app
 from testkit.fuzz import make_fuzz_corpus
-from tests.app_harness import private_copy, running_app
 from video.decoder_log import DECODER_LINE
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,19 +1,19 @@
 """The grounding check on real evidence: crafted bad answers are all caught, through the real
-Gemini client (``tests/fake_gemini.py`` returns them), and trusted answers all pass."""
+Gemini client (``testkit/fake_gemini.py`` returns them), and trusted answers all pass."""
 
 import shutil
 
 import pytest
 
-from assistant.analysis.evidence import Evidence
 from assistant.analysis.kb_passages import passages_for_question
 from assistant.answering.chain import Replacement, collect_answer, known_activities
 from assistant.answering.grounding import check_answer, grounds_for, named_activities
-from assistant.library.resources import Resources
+from assistant.evidence import Evidence
+from assistant.runtime.resources import Resources
 from assistant.service import DEFAULT_QUESTION, Assistant
 from core.settings import Settings
 from testkit.crafted_answers import BAD_ANSWER_NAMES, bad_answers, good_answer
-from tests.fake_gemini import running_fake_gemini
+from testkit.fake_gemini import running_fake_gemini
 
 # A KB activity with no trained class and no example clip: an answer about a motion clip that
 # names it has made it up.

@@ -12,9 +12,9 @@ import pytest
 
 from core.errors import ArtifactError
 from indexing.encoders.base import FrameEncoder
-from indexing.frame_index import FrameIndex, open_frame_index
-from indexing.index_types import choose_index_type
-from tests.retrieval_data import shapes_index
+from indexing.frames.frame_index import FrameIndex, open_frame_index
+from indexing.frames.index_types import choose_index_type
+from testkit.retrieval_data import shapes_index
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,9 @@ import os
 
 import pytest
 
-from assistant.library.kb_editor import KbEditor, file_name_for
+from assistant.jobs.kb_editor import KbEditor, file_name_for
 from core.errors import KnowledgeBaseError
-from indexing.knowledge_base import KnowledgeBase
+from indexing.kb.knowledge_base import KnowledgeBase
 
 SWING = """---
 label: Swing

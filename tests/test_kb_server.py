@@ -14,11 +14,11 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from assistant.library.kb_editor import KbEditor
+from assistant.jobs.kb_editor import KbEditor
 from assistant.service import Assistant
 from core.errors import KnowledgeBaseError
 from indexing.__main__ import main
-from indexing.knowledge_base import KnowledgeBase
+from indexing.kb.knowledge_base import KnowledgeBase
 from testkit.loopback import free_port, start_chroma_server, stop
 from tests.test_kb_editor import (  # noqa: F401  (collected again here, against the server)
     SWING,

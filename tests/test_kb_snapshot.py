@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 from core.errors import KnowledgeBaseError
-from indexing.kb_snapshot import EMBEDDINGS_FILE, PASSAGES_FILE, SnapshotCollection, write_kb_snapshot
-from indexing.knowledge_base import KnowledgeBase
-from indexing.minilm_onnx import MODEL_FILE, RECORD_FILE, OnnxMiniLM, export_minilm
-from indexing.text_embedder import minilm_embedding_function
+from indexing.kb.kb_snapshot import EMBEDDINGS_FILE, PASSAGES_FILE, SnapshotCollection
+from indexing.kb.knowledge_base import KnowledgeBase
+from indexing.kb.minilm_onnx import MODEL_FILE, RECORD_FILE, OnnxMiniLM, export_minilm
+from indexing.kb.snapshot_writer import write_kb_snapshot
+from indexing.kb.text_embedder import minilm_embedding_function
 from testkit.assistant_data import write_kb
 
 REPO = Path(__file__).resolve().parents[1]
@@ -228,12 +229,12 @@ class Blocked:
         return None
 
 sys.meta_path.insert(0, Blocked())
-import indexing.knowledge_base
-from indexing.kb_snapshot import SnapshotCollection
-from indexing.minilm_onnx import OnnxMiniLM
+import indexing.kb.knowledge_base
+from indexing.kb.kb_snapshot import SnapshotCollection
+from indexing.kb.minilm_onnx import OnnxMiniLM
 
 kb_dir, snapshot_dir, model_dir, question = sys.argv[1:]
-kb = indexing.knowledge_base.KnowledgeBase.from_snapshot(kb_dir, snapshot_dir, OnnxMiniLM(model_dir))
+kb = indexing.kb.knowledge_base.KnowledgeBase.from_snapshot(kb_dir, snapshot_dir, OnnxMiniLM(model_dir))
 passages = [[p.file, p.section, p.score] for p in kb.search(question, 5)]
 loaded = sorted(name for name in sys.modules if name.split(".")[0] in {BLOCKED!r})
 print(json.dumps({{"passages": passages, "loaded": loaded}}))

@@ -7,9 +7,9 @@ import pytest
 
 from core.errors import KnowledgeBaseError
 from indexing.__main__ import main
-from indexing.front_matter import split_front_matter
-from indexing.knowledge_base import KnowledgeBase
-from indexing.markdown_chunks import chunk_markdown
+from indexing.kb.front_matter import split_front_matter
+from indexing.kb.knowledge_base import KnowledgeBase
+from indexing.kb.markdown_chunks import chunk_markdown
 
 GUITAR = """\
 ---

@@ -20,9 +20,8 @@ import cv2
 import imageio_ffmpeg
 import pytest
 
-from assistant.analysis.fusion import DEFAULT_FUSION
 from assistant.answering.chain import collect_answer
-from assistant.library.resources import Resources
+from assistant.fusion import DEFAULT_FUSION
 from assistant.live.engine import LiveEngine
 from assistant.live.live_evidence import answer_live, live_evidence
 from assistant.live.live_timeline import AnalysedWindow
@@ -30,6 +29,7 @@ from assistant.live.model_analyser import ModelAnalyser
 from assistant.live.segment_actions import ActivityTrigger, SegmentRecorder
 from assistant.live.source import Backoff, FrameSource, SourceSpec
 from assistant.live.watch_session import live_engine
+from assistant.runtime.resources import Resources
 from assistant.service import Assistant
 from testkit.assistant_data import write_query_clip
 from testkit.loopback import free_port
@@ -246,7 +246,7 @@ def test_live_tab_watches_the_browser_webcam_and_answers_about_it(live_settings,
     """Chromium plays the changing clip as its webcam (a Y4M file); the Live tab streams it to the server."""
     from playwright.sync_api import expect, sync_playwright
 
-    from tests.app_harness import running_app
+    from testkit.app_harness import running_app
     from tests.test_app_browser import CHROMIUM_ARGS
 
     camera = tmp_path / "camera.y4m"

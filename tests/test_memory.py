@@ -6,7 +6,7 @@ import statistics
 import subprocess
 import sys
 
-from tests.torchrun import ROOT
+from testkit.torchrun import ROOT
 
 # Allocate and free a 64 MB tensor (above glibc's largest adaptive mmap threshold) 40 times, as
 # every inference batch allocates and frees its activations, and count the page faults of each.

@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from core.errors import ArtifactError
-from training.models import MODEL_NAMES, build_model, get_spec
 from training.models.checkpoint import load_checkpoint, load_classifier, save_checkpoint
 from training.models.cnn3d import flatten_size
 from training.models.effnet_frames import shipped_weights_path
 from training.models.inference import Classifier
 from training.models.pretrained import _download, resolve_weights
+from training.models.registry import MODEL_NAMES, build_model, get_spec
 from video.preprocessing import Preprocessing
 
 T, SIZE, CLASSES = 8, 32, ["Fall", "Oscillate", "Rotate"]

@@ -13,22 +13,21 @@ import shutil
 import numpy as np
 import pytest
 
-from assistant.analysis.fusion import decide, fuse
 from assistant.analysis.gather import gather_evidence
-from assistant.library.calibrate import calibrate
-from assistant.library.example_clips import add_example_clips
-from assistant.library.open_set import OpenSetCalibration, applied_floor, calibrate_open_set, conformal_upper
-from assistant.library.resources import Resources
-from assistant.library.setup_pipeline import SetupOptions, run_setup
+from assistant.fusion import decide, fuse
+from assistant.jobs.calibrate import calibrate
+from assistant.jobs.example_clips import add_example_clips
+from assistant.jobs.setup_pipeline import SetupOptions, run_setup
+from assistant.runtime.open_set import OpenSetCalibration, applied_floor, calibrate_open_set, conformal_upper
+from assistant.runtime.resources import Resources
 from core.labels import NEGATIVE_LABEL
 from core.settings import Settings
 from indexing.__main__ import main as indexing_main
-from indexing.clip_search import search_clip
 from indexing.encoders.registry import get_encoder
-from indexing.frame_index import FrameIndex
-from indexing.index_builder import build_frame_index
-from testkit.synthetic import write_opencv
-from tests.retrieval_data import (
+from indexing.frames.clip_search import search_clip
+from indexing.frames.frame_index import FrameIndex
+from indexing.frames.index_builder import build_frame_index
+from testkit.retrieval_data import (
     SHAPES,
     TEST_ENCODER,
     shape_frames,
@@ -37,6 +36,7 @@ from tests.retrieval_data import (
     unseen_activity,
     unseen_activity_bgr,
 )
+from testkit.synthetic import write_opencv
 from training.data.prepare import PrepareConfig, prepare_dataset
 from training.data.sources import load_source
 

@@ -11,7 +11,7 @@ import torch
 
 from core.errors import DatasetError
 from indexing.encoders.registry import get_encoder
-from indexing.index_builder import build_frame_index
+from indexing.frames.index_builder import build_frame_index
 from testkit.synthetic import write_phone_like_vfr
 from training.data.dataset import VideoDataset, clip_to_tensor, make_loader
 from training.data.frame_cache import FrameCache

@@ -26,10 +26,10 @@ import httpx
 import pytest
 from gradio_client import Client, handle_file
 
-from indexing.knowledge_base import COLLECTION
+from indexing.kb.knowledge_base import COLLECTION
+from testkit.app_harness import private_copy
 from testkit.assistant_data import INDEX_ENCODER
 from testkit.loopback import free_port, start_chroma_server, stop
-from tests.app_harness import private_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_START_TIMEOUT_S = 120

@@ -13,20 +13,20 @@ import numpy as np
 import pytest
 
 from assistant.analysis.gather import gather_evidence
-from assistant.library.active_checkpoint import set_active_checkpoint
-from assistant.library.resources import Resources
+from assistant.runtime.active_checkpoint import set_active_checkpoint
+from assistant.runtime.resources import Resources
 from core.cli import settings_from
 from core.errors import ArtifactError
 from core.settings import Settings
 from indexing.__main__ import main as indexing_main
 from indexing.encoders.onnx_encoder import OnnxFrameEncoder, runtime_encoder
 from indexing.encoders.registry import get_encoder
-from indexing.index_builder import build_frame_index
+from indexing.frames.index_builder import build_frame_index
 from testkit.assistant_data import write_kb
 from testkit.untrained_run import make_untrained_run
 from training.__main__ import main as training_main
-from training.evaluate.run_dir import checkpoint_path
 from training.models.inference import Classifier
+from training.runs import checkpoint_path
 
 ENCODER = "effnet_lite0@32"
 
@@ -126,8 +126,8 @@ def test_runtime_flag_overrides_the_environment(monkeypatch):
 
 def test_feature_store_filled_by_the_onnx_backbone(exported, motion_prepared):
     from training.data.frame_cache import FrameCache
-    from training.data.frame_features import model_feature_source
     from training.models.checkpoint import load_classifier
+    from training.models.frame_features import model_feature_source
 
     loaded = load_classifier(checkpoint_path(exported.runs_dir / "frozen"))
     path = next((exported.exports_dir / "encoders").glob("*.onnx"))

@@ -14,8 +14,8 @@ import torch
 
 from core.errors import ArtifactError
 from testkit.synthetic import MOTIONS, motion_frames
-from training.models import MODEL_NAMES, build_model, get_spec
 from training.models.inference import Classifier
+from training.models.registry import MODEL_NAMES, build_model, get_spec
 from training.models.saliency import explain_clips, grad_cam, importance_curve
 
 # The bar differs from its background by at least 96 levels in every channel; noise stays within 48.

@@ -11,18 +11,18 @@ import numpy as np
 import pytest
 
 from assistant.__main__ import main as assistant_main
-from assistant.library.active_checkpoint import find_active_checkpoint
-from assistant.library.setup_pipeline import STEPS, SetupOptions, run_setup
+from assistant.jobs.setup_pipeline import STEPS, SetupOptions, run_setup
+from assistant.runtime.active_checkpoint import find_active_checkpoint
 from assistant.service import Assistant
 from core.cli import run_cli
 from core.settings import Settings
 from indexing.encoders.onnx_encoder import OnnxFrameEncoder
-from indexing.frame_index import FrameIndex
-from indexing.knowledge_base import KnowledgeBase
+from indexing.frames.frame_index import FrameIndex
+from indexing.kb.knowledge_base import KnowledgeBase
+from testkit.retrieval_data import SHAPES, make_shapes_dataset, shape_frames
 from testkit.synthetic import write_opencv
-from tests.retrieval_data import SHAPES, make_shapes_dataset, shape_frames
 from training.data.frame_cache import FrameCache
-from training.export.onnx_model import OnnxModel
+from training.models.onnx_model import OnnxModel
 
 OPTIONS = SetupOptions(epochs=3, num_frames=4, size=64, encoder="effnet_lite0@64", frames_per_clip=4, workers=1)
 

@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 
 from indexing.encoders.registry import get_encoder
-from indexing.frame_index import FrameIndex
-from indexing.index_builder import build_frame_index
+from indexing.frames.frame_index import FrameIndex
+from indexing.frames.index_builder import build_frame_index
 from testkit.loopback import free_port
+from testkit.torchrun import COLLECTIVE_TIMEOUT_S, ROOT, hand_started_rank_env, torchrun
 from tests.test_feature_store import frozen_effnet
-from tests.torchrun import COLLECTIVE_TIMEOUT_S, ROOT, hand_started_rank_env, torchrun
 from training.data.feature_store import FeatureStore, build_feature_store
 from training.data.frame_cache import FrameCache
-from training.data.frame_features import model_feature_source
+from training.models.frame_features import model_feature_source
 
 ENCODER = "effnet_lite0@32"  # the frozen effnet_frames backbone at the cache size: shares the store's key
 

@@ -15,19 +15,19 @@ import numpy as np
 import pytest
 from torch import nn
 
-from assistant.analysis.evidence import Evidence
 from assistant.analysis.gather import decode_for_analysis, gather_evidence
 from assistant.analysis.retrieval import embed_windows, query_selections
 from assistant.analysis.shared_backbone import classify_from_shared_pass, shares_backbone
-from assistant.library.active_checkpoint import set_active_checkpoint
-from assistant.library.resources import Resources
+from assistant.evidence import Evidence
+from assistant.runtime.active_checkpoint import set_active_checkpoint
+from assistant.runtime.resources import Resources
 from core.settings import Settings
 from indexing.encoders.base import l2_normalise
 from indexing.encoders.registry import get_encoder
-from indexing.index_builder import build_frame_index
+from indexing.frames.index_builder import build_frame_index
 from testkit.assistant_data import write_kb, write_query_clip
-from training.evaluate.run_dir import checkpoint_path
 from training.fit.trainer import TrainConfig, train
+from training.runs import checkpoint_path
 from video.decoding import Clip
 
 SIZE = 32

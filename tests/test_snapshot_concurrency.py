@@ -12,13 +12,13 @@ from pathlib import Path
 
 import torch
 
-from assistant.library.active_checkpoint import set_active_checkpoint
-from assistant.library.example_clips import add_example_clips
+from assistant.jobs.example_clips import add_example_clips
+from assistant.runtime.active_checkpoint import set_active_checkpoint
 from assistant.service import Assistant
 from indexing.encoders.registry import get_encoder
-from indexing.index_builder import build_frame_index
+from indexing.frames.index_builder import build_frame_index
 from testkit.assistant_data import INDEX_ENCODER, build_data_dir
-from training.evaluate.run_dir import CHECKPOINT
+from training.runs import CHECKPOINT
 
 ASKERS = 8
 CHANGES = 20

@@ -15,8 +15,8 @@ import pytest
 
 from core.errors import ArtifactError
 from core.locks import store_lock
-from indexing.frame_index import FrameIndex, FrameRecord, FrameSampling
-from indexing.index_types import choose_index_type
+from indexing.frames.frame_index import FrameIndex, FrameRecord, FrameSampling
+from indexing.frames.index_types import choose_index_type
 
 DIM = 8
 ROUNDS = 15
@@ -28,7 +28,7 @@ WRITER = textwrap.dedent(
     """
     import sys
     import numpy as np
-    from indexing.frame_index import FrameIndex, FrameRecord
+    from indexing.frames.frame_index import FrameIndex, FrameRecord
 
     root, name, rounds, per_round, dim = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
     rng = np.random.default_rng(abs(hash(name)) % 2**32)
@@ -46,8 +46,8 @@ HANGING_WRITER = textwrap.dedent(
     import sys, time
     from pathlib import Path
     import numpy as np
-    import indexing.frame_index as frame_index
-    from indexing.frame_index import FrameIndex, FrameRecord
+    import indexing.frames.frame_index as frame_index
+    from indexing.frames.frame_index import FrameIndex, FrameRecord
 
     root, marker = sys.argv[1], Path(sys.argv[2])
     def hang(*args, **kwargs):

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from indexing.clip_search import search_clip
 from indexing.encoders.registry import get_encoder
-from indexing.frame_index import FrameIndex, FrameRecord, FrameSampling
-from indexing.index_types import choose_index_type
-from tests.retrieval_data import TEST_ENCODER, shape_frames
+from indexing.frames.clip_search import search_clip
+from indexing.frames.frame_index import FrameIndex, FrameRecord, FrameSampling
+from indexing.frames.index_types import choose_index_type
+from testkit.retrieval_data import TEST_ENCODER, shape_frames
 
 FRAMES = 4
 COPIES = 60
@@ -74,7 +74,7 @@ def test_evidence_lists_one_neighbour_per_recording_with_its_near_copies(assista
     """The assistant's index holds UCF-style groups of two clips: a group-mate is shown as a near-copy."""
     from assistant.analysis.gather import gather_evidence
     from assistant.answering.evidence_text import evidence_summary
-    from indexing.clip_search import source_group
+    from indexing.frames.clip_search import source_group
 
     evidence = gather_evidence(query_clips["Fall"], assistant_resources, assistant_resources.settings)
     neighbours = evidence.retrieval.neighbours

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from assistant.__main__ import main
-from assistant.analysis.evidence import ClassifierPart, Evidence, VideoSummary, ZeroShotPart
-from assistant.analysis.fusion import DEFAULT_FUSION, decide, fuse, ranked, with_zero_shot
 from assistant.analysis.gather import gather_evidence
 from assistant.answering.evidence_text import evidence_summary
 from assistant.answering.llm.offline import offline_answer
 from assistant.answering.prompt import format_evidence
-from assistant.library.resources import Resources
+from assistant.evidence import ClassifierPart, Evidence, VideoSummary, ZeroShotPart
+from assistant.fusion import DEFAULT_FUSION, decide, fuse, ranked, with_zero_shot
+from assistant.runtime.resources import Resources
 from assistant.service import DEFAULT_QUESTION
 from assistant.ui.evidence_view import verdict_markdown
 from assistant.zeroshot.evaluation import evaluate_zero_shot
@@ -22,13 +22,13 @@ from assistant.zeroshot.scorer import PROMPTS, ZeroShotScorer, activity_names, l
 from assistant.zeroshot.text_cache import CACHE_DIR
 from core.cli import run_cli
 from core.settings import Settings
-from indexing.encoders.clip import clip_encoder
-from indexing.frame_sampling import frame_selection
-from indexing.index_builder import build_frame_index
-from indexing.knowledge_base import KbEntry
+from indexing.encoders.openclip import clip_encoder
+from indexing.frames.frame_sampling import frame_selection
+from indexing.frames.index_builder import build_frame_index
+from indexing.kb.knowledge_base import KbEntry
 from testkit.clip_kb import TINY_CLIP, TINY_ENCODER, kb_entries, register_tiny_clip, unit, write_kb_file
+from testkit.retrieval_data import SHAPES, prepared_shapes, shape_frames
 from testkit.synthetic import write_opencv
-from tests.retrieval_data import SHAPES, prepared_shapes, shape_frames
 from training.data.frame_cache import FrameCache
 
 

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.analysis.evidence import Evidence, ExplanationPart, KeyMoment, default_label
 from assistant.analysis.gather import decode_for_analysis
-from assistant.library.resources import Resources, missing_part
+from assistant.evidence import Evidence, ExplanationPart, KeyMoment, default_label
+from assistant.runtime.resources import Resources, missing_part
 from core.errors import ArtifactError, VideoError
 from core.settings import Settings
-from training.export.onnx_classifier import OnnxClassifier
-from training.models import get_spec
+from training.models.onnx_classifier import OnnxClassifier
+from training.models.registry import get_spec
 from training.models.saliency import ExplainedClips, explain_clips, frame_scores, importance_curve
 from video.decoding import is_still
 from video.frame_plan import sample_indices

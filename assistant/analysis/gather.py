@@ -15,7 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from assistant.analysis.evidence import (
+from assistant.analysis.kb_passages import passages_for_clip, runners_up
+from assistant.analysis.retrieval import merge_results
+from assistant.analysis.step_timer import StepTimer
+from assistant.analysis.timeline import build_timeline, describe_timeline, dominant_segment_label, labels_by_duration
+from assistant.analysis.window_analysis import analyse_windows, open_set_support, scores
+from assistant.evidence import (
     ClassifierPart,
     Evidence,
     LabelScore,
@@ -27,14 +32,9 @@ from assistant.analysis.evidence import (
     VideoSummary,
     ZeroShotPart,
 )
-from assistant.analysis.fusion import decide, fuse, ranked, with_zero_shot
-from assistant.analysis.kb_passages import passages_for_clip, runners_up
-from assistant.analysis.retrieval import merge_results
-from assistant.analysis.step_timer import StepTimer
-from assistant.analysis.timeline import build_timeline, describe_timeline, dominant_segment_label, labels_by_duration
-from assistant.analysis.window_analysis import analyse_windows, open_set_support, scores
-from assistant.library.calibration import stale_calibration_note
-from assistant.library.resources import Resources
+from assistant.fusion import decide, fuse, ranked, with_zero_shot
+from assistant.runtime.calibration import stale_calibration_note
+from assistant.runtime.resources import Resources
 from core.settings import Settings
 from video.decoding import DecodedVideo, VideoLimits, decode_windows, is_still, load_still
 

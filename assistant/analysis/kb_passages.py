@@ -11,9 +11,9 @@ passages, not the answer: it comes without them and says why.
 import logging
 from collections.abc import Iterable, Sequence
 
-from assistant.analysis.evidence import Evidence, KbPassage, LabelScore
+from assistant.evidence import Evidence, KbPassage, LabelScore
 from core.errors import KnowledgeBaseError
-from indexing.knowledge_base import KnowledgeBase, Passage
+from indexing.kb.knowledge_base import KnowledgeBase, Passage
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ their index in the video, once: a 10 s video in four windows embeds 5 frames, no
 Embedding and searching are separate steps so their times are reported separately; when the
 classifier shares the encoder's backbone, the features come from that one pass instead
 (``assistant.analysis.shared_backbone``) and there is no embed step.
-Collapsing frame hits into source groups and voting reuse ``indexing.clip_search``, so a
+Collapsing frame hits into source groups and voting reuse ``indexing.frames.clip_search``, so a
 window's result is what ``search_clip`` returns for its frames, and the whole video's
 neighbours are collapsed by the same rule.
 """
@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.analysis.step_timer import StepTimer
-from indexing.clip_search import ClipSearchResult, collapse, search_vectors
 from indexing.encoders.base import FrameEncoder, l2_normalise
-from indexing.frame_index import FrameIndex
-from indexing.frame_sampling import frame_selection
+from indexing.frames.clip_search import ClipSearchResult, collapse, search_vectors
+from indexing.frames.frame_index import FrameIndex
+from indexing.frames.frame_sampling import frame_selection
 from video.decoding import Clip
 
 

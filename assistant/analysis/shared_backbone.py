@@ -19,12 +19,12 @@ import numpy as np
 
 from assistant.analysis.retrieval import FrameFeatures, features_of_frames, query_selections
 from indexing.encoders.base import FrameEncoder
-from indexing.frame_index import FrameIndex
+from indexing.frames.frame_index import FrameIndex
 from video.decoding import Clip
 
 if TYPE_CHECKING:  # torch; a bundle's OnnxClassifier answers the same calls
-    from training.export.onnx_classifier import OnnxClassifier
     from training.models.inference import Classifier
+    from training.models.onnx_classifier import OnnxClassifier
 
 
 def shares_backbone(

@@ -7,7 +7,7 @@ windows with the same label then merge into one segment, and segments never over
 
 from collections.abc import Sequence
 
-from assistant.analysis.evidence import Segment, Verdict
+from assistant.evidence import Segment, Verdict
 
 
 def build_timeline(

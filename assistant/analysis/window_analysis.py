@@ -12,14 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.analysis.evidence import LabelScore, Verdict
-from assistant.analysis.fusion import decide, fuse, with_zero_shot
 from assistant.analysis.retrieval import search_windows
 from assistant.analysis.shared_backbone import classify_from_shared_pass, shares_backbone
 from assistant.analysis.step_timer import StepTimer
-from assistant.library.resources import Resources
+from assistant.evidence import LabelScore, Verdict
+from assistant.fusion import decide, fuse, with_zero_shot
+from assistant.runtime.resources import Resources
 from core.errors import KnowledgeBaseError
-from indexing.clip_search import ClipSearchResult
+from indexing.frames.clip_search import ClipSearchResult
 from video.decoding import Clip
 
 

@@ -15,7 +15,6 @@ facts answer this question best.
 from collections.abc import Sequence
 from itertools import combinations
 
-from assistant.analysis.evidence import Evidence, KbPassage
 from assistant.answering.llm.offline import (
     LOOKS_SECTION,
     content_lines,
@@ -23,6 +22,7 @@ from assistant.answering.llm.offline import (
     shorten,
     timeline_labels,
 )
+from assistant.evidence import Evidence, KbPassage
 
 # Each fact sentence is short enough that three of them fit the token budget (a KB cue is the longest).
 CUE_CHARS = 110

@@ -20,7 +20,6 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable
 
-from assistant.analysis.evidence import AnswerCheck, Evidence, KbPassage
 from assistant.analysis.kb_passages import passages_for_question
 from assistant.answering.answer_grammar import answer_grammar
 from assistant.answering.compact_prompt import compact_inputs, compact_prompt
@@ -29,7 +28,8 @@ from assistant.answering.history import to_messages
 from assistant.answering.llm.backend import ChatBackend
 from assistant.answering.llm.offline import offline_answer
 from assistant.answering.prompt import answer_prompt, prompt_inputs
-from indexing.knowledge_base import KnowledgeBase
+from assistant.evidence import AnswerCheck, Evidence, KbPassage
+from indexing.kb.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
 _ERROR_CHARS = 300

@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 
-from assistant.analysis.evidence import Evidence, KbPassage
 from assistant.answering.llm.offline import LOOKS_SECTION, content_lines, percent, shorten, timeline_labels
 from assistant.answering.prompt import defused
+from assistant.evidence import Evidence, KbPassage
 
 SYSTEM = (
     "You explain what a video recognition system found, in two or three plain sentences. "

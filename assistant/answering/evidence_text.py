@@ -1,7 +1,7 @@
 """A compact plain-text view of the evidence, printed by the CLI under the answer."""
 
-from assistant.analysis.evidence import Evidence, LabelScore
 from assistant.analysis.timeline import describe_timeline
+from assistant.evidence import Evidence, LabelScore
 
 
 def _scores(items: list[LabelScore]) -> str:

@@ -8,7 +8,7 @@ explained yet, the answer says how to see it instead of guessing where the model
 import re
 from dataclasses import dataclass
 
-from assistant.analysis.evidence import Evidence, ExplanationPart
+from assistant.evidence import Evidence, ExplanationPart
 
 # "what did you look at?", "where was the model looking?", "show me the heat map": the asker means the
 # classifier, never "how does Fall look on video?" (a KB question).

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from assistant.analysis.evidence import Evidence, KbPassage
+from assistant.evidence import Evidence, KbPassage
 
 # Two answers' worth of rounding: "97%" for 0.966, "0.97" for 0.9655.
 PERCENT_TOLERANCE = 0.015

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 
-from assistant.analysis.evidence import Evidence, ExplanationPart, KbPassage, LabelScore
 from assistant.analysis.timeline import describe_timeline
+from assistant.evidence import Evidence, ExplanationPart, KbPassage, LabelScore
 
 SYSTEM_PROMPT = """\
 You are the explaining voice of a video activity recognition assistant. A user uploaded a clip \

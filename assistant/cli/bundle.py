@@ -3,7 +3,7 @@
 import argparse
 from pathlib import Path
 
-from assistant.library.bundle_writer import write_bundle
+from assistant.jobs.bundle_writer import write_bundle
 from core.cli import settings_from
 
 

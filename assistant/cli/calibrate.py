@@ -3,8 +3,8 @@
 import argparse
 from pathlib import Path
 
-from assistant.library.calibrate import MAX_UNKNOWN_RATE, calibrate, save_result
-from assistant.library.resources import Resources
+from assistant.jobs.calibrate import MAX_UNKNOWN_RATE, calibrate, save_result
+from assistant.runtime.resources import Resources
 from core.cli import settings_from
 
 

@@ -4,7 +4,7 @@ import argparse
 
 from tqdm import tqdm
 
-from assistant.library.setup_pipeline import SetupOptions, run_setup
+from assistant.jobs.setup_pipeline import SetupOptions, run_setup
 from core.cli import add_deprecated_alias, settings_from
 from core.errors import DatasetError
 from training.data.sources import LAYOUTS

@@ -7,8 +7,8 @@ from assistant.zeroshot.evaluation import evaluate_zero_shot, trained_results
 from assistant.zeroshot.scorer import MAX_FRAMES, ZeroShotScorer
 from core.atomic import atomic_write_json
 from core.cli import settings_from
-from indexing.clip_model import clip_spec
-from indexing.knowledge_base import KnowledgeBase
+from indexing.encoders.openclip_model import clip_spec
+from indexing.kb.knowledge_base import KnowledgeBase
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:

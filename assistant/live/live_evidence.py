@@ -13,12 +13,12 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from assistant.analysis.evidence import Evidence, RetrievalPart, Segment, UsedArtifacts, Verdict, VideoSummary
 from assistant.analysis.kb_passages import passages_for_clip, runners_up
 from assistant.analysis.timeline import labels_by_duration
-from assistant.library.resources import Resources
+from assistant.evidence import Evidence, RetrievalPart, Segment, UsedArtifacts, Verdict, VideoSummary
 from assistant.live.engine import LiveEngine
 from assistant.live.live_timeline import LiveSegment
+from assistant.runtime.resources import Resources
 from assistant.service import Assistant
 from core.errors import VideoError
 

@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from assistant.analysis.evidence import LabelScore, NeighbourClip, Verdict
+from assistant.evidence import LabelScore, NeighbourClip, Verdict
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from assistant.analysis.gather import analysis_frames, retrieval_part_of
 from assistant.analysis.step_timer import StepTimer
 from assistant.analysis.window_analysis import analyse_windows
-from assistant.library.resources import Resources
 from assistant.live.live_timeline import AnalysedWindow
+from assistant.runtime.resources import Resources
 from core.settings import Settings
 from video.decoding import Clip
 

@@ -8,13 +8,13 @@ and training need the full install (their modules, which import torch, are not e
 
 import gradio as gr
 
-from assistant.library.kb_editor import KbEditor
+from assistant.jobs.kb_editor import KbEditor
 from assistant.service import Assistant
 from assistant.ui.assistant_tab import AssistantTab
 from assistant.ui.live_tab import LiveTab
 from core.cli import FULL_INSTALL
 from core.settings import Settings
-from indexing.frame_index import THUMBS_DIR
+from indexing.frames.frame_index import THUMBS_DIR
 
 # Requests answered at once; the rest wait in the queue (each one holds decoded frames and
 # model activations, and a laptop CPU has few cores).

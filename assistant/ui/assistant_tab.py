@@ -13,8 +13,8 @@ from typing import Any
 
 import gradio as gr
 
-from assistant.analysis.evidence import Evidence
 from assistant.answering.chain import Replacement
+from assistant.evidence import Evidence
 from assistant.service import DEFAULT_QUESTION, Assistant
 from assistant.ui import evidence_view
 from assistant.ui.explain_view import ExplainView

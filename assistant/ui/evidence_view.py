@@ -6,7 +6,7 @@ was written from, and they can be tested without a browser.
 
 from pathlib import Path
 
-from assistant.analysis.evidence import Evidence
+from assistant.evidence import Evidence
 
 TIMELINE_HEADERS = ["from (s)", "to (s)", "activity", "confidence"]
 

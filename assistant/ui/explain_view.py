@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 import pandas as pd
 
-from assistant.analysis.evidence import Evidence, default_label
+from assistant.evidence import Evidence, default_label
 from assistant.service import Assistant
 from assistant.ui.messages import unexpected
 from assistant.ui.playable import original_of

@@ -6,11 +6,11 @@ Chroma at once), so the next answer already quotes the new text.
 
 import gradio as gr
 
-from assistant.library.kb_editor import KbEditor
+from assistant.jobs.kb_editor import KbEditor
 from assistant.ui.messages import done, refused
 from core.errors import KnowledgeBaseError
-from indexing.front_matter import split_front_matter
-from indexing.knowledge_base import SyncReport
+from indexing.kb.front_matter import split_front_matter
+from indexing.kb.knowledge_base import SyncReport
 
 
 def preview_markdown(text: str) -> str:

@@ -6,10 +6,10 @@ concurrency group, so two uploads never write the index at the same time.
 
 import gradio as gr
 
-from assistant.library.example_clips import add_example_clips
-from assistant.library.kb_editor import KbEditor
-from assistant.library.setup_pipeline import SetupOptions, run_setup
-from assistant.library.source_roots import confined_source
+from assistant.jobs.example_clips import add_example_clips
+from assistant.jobs.kb_editor import KbEditor
+from assistant.jobs.setup_pipeline import SetupOptions, run_setup
+from assistant.jobs.source_roots import confined_source
 from assistant.service import Assistant
 from assistant.ui.kb_tab import synced
 from assistant.ui.messages import done, refused

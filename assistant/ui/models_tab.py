@@ -9,13 +9,13 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from assistant.library.active_checkpoint import find_active_checkpoint, set_active_checkpoint
+from assistant.runtime.active_checkpoint import find_active_checkpoint, set_active_checkpoint
 from assistant.service import Assistant
 from assistant.ui.messages import done, refused
 from assistant.ui.status_view import banner_markdown
 from core.errors import AssistantError
 from training.evaluate.compare import compare_runs
-from training.evaluate.run_dir import CHECKPOINT, CURVES, METRICS, finished_runs, read_json
+from training.runs import CHECKPOINT, CURVES, METRICS, finished_runs, read_json
 
 EVAL_SPLITS = ("test", "val")
 

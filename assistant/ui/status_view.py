@@ -8,7 +8,7 @@ from pathlib import Path
 
 from assistant.service import Assistant, AssistantStatus
 from core.errors import ArtifactError
-from training.evaluate.run_dir import METRICS, read_json
+from training.runs import METRICS, read_json
 
 SETUP_COMMAND = "python -m assistant setup --source <folder of labelled clips>"
 

@@ -16,11 +16,11 @@ from tqdm import tqdm
 
 from assistant.zeroshot.scorer import MAX_FRAMES, ZeroShotScorer
 from core.errors import DatasetError
-from indexing.index_builder import cached_clip_frames
-from indexing.knowledge_base import KbEntry
+from indexing.frames.index_builder import cached_clip_frames
+from indexing.kb.knowledge_base import KbEntry
 from training.data.frame_cache import FrameCache
 from training.evaluate.metrics import classification_metrics
-from training.evaluate.run_dir import read_json
+from training.runs import read_json
 
 TOP_K = 5
 

@@ -19,10 +19,10 @@ import torch
 
 from assistant.analysis.retrieval import embed_windows
 from assistant.zeroshot.text_cache import CACHE_DIR, TextEmbeddingCache
-from indexing.clip_model import ClipSpec, load_clip
-from indexing.encoders.clip import ClipEncoder
-from indexing.frame_sampling import frame_selection
-from indexing.knowledge_base import KbEntry
+from indexing.encoders.openclip import ClipEncoder
+from indexing.encoders.openclip_model import ClipSpec, load_clip
+from indexing.frames.frame_sampling import frame_selection
+from indexing.kb.knowledge_base import KbEntry
 from video.decoding import Clip
 
 PROMPTS = (

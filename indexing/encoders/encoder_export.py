@@ -18,10 +18,10 @@ from indexing.encoders.base import FrameEncoder
 from indexing.encoders.onnx_encoder import OnnxFrameEncoder, encoder_export_path, runtime_encoder
 from indexing.encoders.registry import get_encoder
 from training.data.frame_cache import FrameCache
-from training.export.metadata import ExportMetadata
-from training.export.onnx_model import OnnxModel
 from training.export.parity import mean_cosine
 from training.export.to_onnx import FrameGraph, export_graph
+from training.models.export_metadata import ExportMetadata
+from training.models.onnx_model import OnnxModel
 
 log = logging.getLogger(__name__)
 CHECK_CLIPS = 8

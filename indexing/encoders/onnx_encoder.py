@@ -15,9 +15,9 @@ from PIL import Image
 
 from core.settings import Settings
 from indexing.encoders.base import FrameEncoder
-from training.export.onnx_model import OnnxModel
 from training.export.parity import MIN_COSINE
-from training.export.runtime_choice import refuse_or_skip
+from training.models.onnx_model import OnnxModel
+from training.models.runtime_choice import refuse_or_skip
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ already on disk, so asking for ResNet-50 offline fails at once instead of hangin
 
 from core.errors import ArtifactError
 from indexing.encoders.backbone import BackboneEncoder
-from training.models import build_model, get_spec
+from training.models.registry import build_model, get_spec
 
 # encoder name -> model zoo name (the zoo's model knows its feature size)
 ZOO_BACKBONES: dict[str, str] = {"effnet_lite0": "effnet_frames", "resnet50": "resnet50"}

@@ -12,11 +12,11 @@ import re
 from pathlib import Path
 
 from core.errors import ArtifactError
-from indexing.clip_model import clear_clip_cache
 from indexing.encoders.base import FrameEncoder
 from indexing.encoders.checkpoint import PREFIX, CheckpointEncoder
-from indexing.encoders.clip import PREFIX as CLIP_PREFIX
-from indexing.encoders.clip import clip_encoder, clip_spec_from_name
+from indexing.encoders.openclip import PREFIX as CLIP_PREFIX
+from indexing.encoders.openclip import clip_encoder, clip_spec_from_name
+from indexing.encoders.openclip_model import clear_clip_cache
 from indexing.encoders.pretrained import ZOO_BACKBONES, pretrained_encoder, weights_available
 
 log = logging.getLogger(__name__)

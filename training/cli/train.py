@@ -9,15 +9,15 @@ from typing import Any
 
 from core.cli import settings_from
 from core.errors import ArtifactError
+from training.distributed import process_group
 from training.evaluate.compare import compare_runs
 from training.evaluate.evaluation import evaluate, format_report
-from training.evaluate.run_dir import resolve_run_dir
-from training.fit.distributed import process_group
 from training.fit.trainer import SCHEDULERS, TrainConfig, load_config, train
-from training.models import MODEL_NAMES
 from training.models.frame_classifier import TEMPORAL_MODES
 from training.models.inference import Classifier
 from training.models.pretrained import PRETRAINED_MODES
+from training.models.registry import MODEL_NAMES
+from training.runs import resolve_run_dir
 from video.decoding import VideoLimits
 
 # Settings a resumed run may change; every other one is fixed by the run's args.json.

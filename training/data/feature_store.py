@@ -35,7 +35,7 @@ from core.errors import ArtifactError
 from core.locks import store_lock
 from training.data.frame_cache import CONFIG_FILE, FrameCache
 from training.data.manifest import MANIFEST_FILE
-from training.fit.distributed import ProcessGroup
+from training.distributed import ProcessGroup
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from core.atomic import atomic_write, atomic_write_json
 from core.errors import ArtifactError
-from training.fit.distributed import ProcessGroup
+from training.distributed import ProcessGroup
 
 
 def gather_on_main(items: Sequence[np.ndarray], group: ProcessGroup, staging: Path) -> list[list[np.ndarray]] | None:

@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ArtifactError
-from training.evaluate.run_dir import METRICS, read_json
+from training.runs import METRICS, read_json
 
 COLUMNS = (
     "run",

@@ -20,13 +20,13 @@ from training.data.dataset import SplitDataset, VideoDataset, make_loader
 from training.data.feature_dataset import FeatureClipDataset
 from training.data.feature_store import FeatureStore
 from training.data.frame_cache import FrameCache
-from training.data.frame_features import shared_feature_key
+from training.device import amp_enabled, autocast, pick_device
 from training.evaluate.metrics import classification_metrics
 from training.evaluate.plots import plot_confusion
-from training.evaluate.run_dir import checkpoint_path
-from training.fit.device import amp_enabled, autocast, pick_device
 from training.models.checkpoint import LoadedClassifier, load_classifier
 from training.models.frame_classifier import HeadOnly
+from training.models.frame_features import shared_feature_key
+from training.runs import checkpoint_path
 
 log = logging.getLogger(__name__)
 

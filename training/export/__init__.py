@@ -1,5 +1,6 @@
-"""ONNX exports of trained models, and the torch-free runtime that answers with them.
+"""ONNX exports of trained models: trace, quantise, measure against torch, write the manifest (torch, the full install).
 
-``to_onnx``, ``int8`` and ``run_export`` need torch (the full install); ``metadata`` and
-``onnx_model`` need only onnxruntime and numpy, so a small machine can load what they wrote.
+The torch-free classes that run an export at answer time live beside the models' inference code
+(``training.models.onnx_model``, ``onnx_classifier``, ``export_metadata``, ``export_manifest``,
+``runtime_choice``), so a small machine can load what this package wrote.
 """

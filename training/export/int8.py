@@ -24,8 +24,8 @@ from onnxruntime.quantization import (
 )
 
 from core.atomic import atomic_write_bytes
-from training.export.metadata import ExportMetadata
 from training.export.to_onnx import with_metadata
+from training.models.export_metadata import ExportMetadata
 
 
 class _Batches(CalibrationDataReader):

@@ -20,16 +20,16 @@ import torch
 from core.digest import file_sha256
 from core.errors import ArtifactError, DatasetError
 from training.data.frame_cache import FrameCache
-from training.data.frame_features import shared_feature_key
-from training.evaluate.run_dir import ARGS, checkpoint_path, read_json
 from training.export.int8 import quantize_int8
-from training.export.manifest import default_export_dir, write_manifest
-from training.export.metadata import ExportMetadata
-from training.export.onnx_classifier import OnnxClassifier
 from training.export.parity import mean_cosine, passes, top1_agreement
 from training.export.to_onnx import ClipGraph, FrameGraph, HeadGraph, export_graph
 from training.models.checkpoint import load_classifier
+from training.models.export_manifest import default_export_dir, write_manifest
+from training.models.export_metadata import ExportMetadata
+from training.models.frame_features import shared_feature_key
 from training.models.inference import Classifier
+from training.models.onnx_classifier import OnnxClassifier
+from training.runs import ARGS, checkpoint_path, read_json
 
 log = logging.getLogger(__name__)
 

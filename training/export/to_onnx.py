@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from core.atomic import atomic_write_bytes
-from training.export.metadata import METADATA_KEY, ExportMetadata
+from training.models.export_metadata import METADATA_KEY, ExportMetadata
 
 OPSET = 17
 

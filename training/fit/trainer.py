@@ -27,15 +27,15 @@ from training.data.dataset import SplitDataset, VideoDataset, make_loader
 from training.data.feature_dataset import FeatureClipDataset
 from training.data.feature_store import FeatureStore, build_feature_store
 from training.data.frame_cache import FrameCache
-from training.data.frame_features import model_feature_source
+from training.device import amp_enabled, autocast
+from training.distributed import ProcessGroup, ShardSampler
 from training.evaluate.plots import plot_curves
-from training.evaluate.run_dir import ARGS, CHECKPOINT, CURVES, LAST, METRICS, read_json, write_history
-from training.fit.device import amp_enabled, autocast
-from training.fit.distributed import ProcessGroup, ShardSampler
 from training.fit.timing import inference_ms
-from training.models import build_model, get_spec
 from training.models.checkpoint import check_classes, load_checkpoint, save_checkpoint
 from training.models.frame_classifier import HeadOnly
+from training.models.frame_features import model_feature_source
+from training.models.registry import build_model, get_spec
+from training.runs import ARGS, CHECKPOINT, CURVES, LAST, METRICS, read_json, write_history
 from video.preprocessing import Preprocessing
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,6 @@
-"""The model zoo: build any registered model by name."""
+"""The model zoo (``registry``: build any registered model by name) and the models' inference code.
 
-from training.models.registry import MODEL_NAMES, SPECS, ModelSpec, build_model, get_spec
-
-__all__ = ["MODEL_NAMES", "SPECS", "ModelSpec", "build_model", "get_spec"]
+Nothing is imported here: ``onnx_model``, ``onnx_classifier``, ``export_metadata``, ``export_manifest``
+and ``runtime_choice`` run an exported model without torch, so the answering bundle imports them on a
+machine where ``registry`` (torch) cannot load.
+"""

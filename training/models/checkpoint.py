@@ -16,7 +16,7 @@ from torch import nn
 
 from core.atomic import atomic_write
 from core.errors import ArtifactError
-from training.models import build_model
+from training.models.registry import build_model
 from video.preprocessing import Preprocessing
 
 FORMAT = "activity-classifier"

@@ -13,11 +13,11 @@ import torch
 
 from core.errors import ArtifactError, VideoError
 from training.data.dataset import clip_to_tensor, normalise_batch
-from training.data.frame_features import shared_feature_key
-from training.evaluate.run_dir import checkpoint_path
-from training.export.onnx_classifier import OnnxClassifier
-from training.export.runtime_choice import onnx_for_checkpoint
 from training.models.checkpoint import LoadedClassifier, load_classifier
+from training.models.frame_features import shared_feature_key
+from training.models.onnx_classifier import OnnxClassifier
+from training.models.runtime_choice import onnx_for_checkpoint
+from training.runs import checkpoint_path
 from video.decoding import VideoLimits, decode_video
 from video.model_input import fit_frames, frame_rows, model_frames
 from video.preprocessing import Preprocessing
@@ -91,7 +91,7 @@ class Classifier:
 
     @functools.cached_property
     def feature_key(self) -> str | None:
-        """See ``training.data.frame_features.shared_feature_key`` (an int8 export's features have none)."""
+        """See ``training.models.frame_features.shared_feature_key`` (an int8 export's features have none)."""
         if self.onnx is not None:
             return self.onnx.feature_key
         return shared_feature_key(self.model, self.loaded.preprocessing)

@@ -11,9 +11,9 @@ KB file cannot change the answer's structure.
 import re
 from collections.abc import Iterator, Sequence
 
-from assistant.analysis.evidence import Evidence, KbPassage
 from assistant.analysis.timeline import dominant_segment_label, labels_by_duration
 from assistant.answering.explanation_answer import explanation_blocks, explanation_question
+from assistant.evidence import Evidence, KbPassage
 
 BANNER = (
     "*Offline answerer: this reply was written from the evidence by the assistant's built-in "

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import ArtifactError
-from training.models import get_spec
 from training.models.inference import Classifier
+from training.models.registry import get_spec
 from training.models.saliency.gradcam import ClipSaliency, grad_cam
 
 

@@ -1,0 +1,168 @@
+"""The unknown floor: how clearly a clip must match an activity's examples to be named as it.
+
+"Is this one of my activities?" is answered by the open-set score of the leading activity: its
+support (``label_support``: how well the clip's frames match that activity's frames) plus its
+lead over the next activity's support (how much better it matches this activity than any
+other). Support alone says "looks like something in the library"; the lead adds "and like this
+activity in particular": a clip of an activity the library does not hold tends to match two or
+three activities about equally, while a new recording of a known one, even filmed somewhere else
+(which lowers every similarity), still matches its own activity best by a clear step.
+
+The floor is measured on the library itself, one recording at a time, never on near-copies:
+each recording is asked with its own activity (and the "none of these" examples) left out, and
+its best remaining activity's score is what a clip of an activity the library does not hold
+reaches. The floor is the conformal ``1 - false_accept`` quantile of those scores: such a clip
+passes with probability at most ``false_accept``; with few recordings it is their maximum, the
+strictest choice the evidence allows. Each recording asked with all of its clips left out (a
+UCF101 ``gNN`` group or one source video is one recording) gives the score a *new recording* of
+a known activity reaches; the share below the floor is reported as the expected rate of
+needless "unknown". No constant is tuned to a dataset. The floor is measured again whenever the
+library changes (every snapshot load): about 1.2 s on 2 idle cores for a UCF101-10-sized index (at most
+``MAX_RECORDINGS`` recordings are asked).
+"""
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.fusion import open_set_score
+from core.labels import is_negative
+from indexing.frames.clip_search import source_group
+from indexing.frames.frame_index import FrameIndex
+
+FALSE_ACCEPT = 0.1
+MAX_RECORDINGS = 120
+MAX_FRAMES_PER_LABEL = 4000
+SAMPLE_SEED = 0
+FLOOR_STEP = 0.005
+# A floor rejecting more than this share of new recordings of known activities is not informative.
+MAX_KNOWN_REJECTED = 0.5
+
+
+@dataclass(frozen=True)
+class Recording:
+    label: str
+    clip_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OpenSetCalibration:
+    floor: float | None  # the open-set score a clip's leading activity must reach
+    known: tuple[float, ...]  # scores of recordings of known activities asked with themselves left out
+    impostor: tuple[float, ...]  # best scores of recordings asked with their own activity left out
+    recordings: int
+    false_accept: float
+
+    @property
+    def known_rejected(self) -> float | None:
+        """Expected share of new recordings of known activities called unknown by the floor."""
+        if self.floor is None or not self.known:
+            return None
+        return float(np.mean([score < self.floor for score in self.known]))
+
+    def describe(self) -> str:
+        if self.floor is None:
+            return "no open-set floor: the library holds too few activities to measure one"
+        if applied_floor(self) is None:
+            return (
+                f"open-set floor not applied: it would call {self.known_rejected:.0%} of {len(self.known)} new "
+                "recordings of known activities unknown (their frames do not tell the activities apart)"
+            )
+        text = (
+            f"open-set floor {self.floor:.3f} (support + lead over the next activity), from {self.recordings} "
+            f"recordings each asked with itself left out (at most {self.false_accept:.0%} of clips of "
+            "activities outside the library reach it)"
+        )
+        if self.known_rejected is not None:
+            text += f"; {self.known_rejected:.0%} of {len(self.known)} new recordings of known activities fall below"
+        return text
+
+
+def library_recordings(index: FrameIndex) -> list[Recording]:
+    """The library's recordings (source groups), each with its label and clips, in a stable order."""
+    clips: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for record in index.records.values():
+        clips[(record.label, source_group(record.label, record.source_path))].add(record.clip_id)
+    return [Recording(label, tuple(sorted(ids))) for (label, _), ids in sorted(clips.items())]
+
+
+def _sample(items: list, limit: int) -> list:
+    if len(items) <= limit:
+        return items
+    chosen = np.random.default_rng(SAMPLE_SEED).choice(len(items), size=limit, replace=False)
+    return [items[i] for i in sorted(chosen)]
+
+
+def library_scores(index: FrameIndex) -> tuple[list[float], list[float], int]:
+    """(known, impostor) open-set scores of the library's recordings asked with themselves left out.
+
+    Supports are exact (each query frame against every indexed frame of a label, up to
+    ``MAX_FRAMES_PER_LABEL`` of them): one matrix product per batch of recordings, with the
+    library's frames grouped by label so each label's best match is one ``maximum.reduceat``.
+    FAISS searches would be crowded by a left-out recording's own frames and dig through the index.
+    """
+    recordings = library_recordings(index)
+    positive = {r.label for r in recordings if not is_negative(r.label)}
+    recordings_of: dict[str, int] = defaultdict(int)
+    for recording in recordings:
+        recordings_of[recording.label] += 1
+    ids_by_label: dict[str, list[int]] = defaultdict(list)
+    ids_of_clip: dict[str, list[int]] = defaultdict(list)
+    for vector_id, record in index.records.items():
+        ids_by_label[record.label].append(vector_id)
+        ids_of_clip[record.clip_id].append(vector_id)
+    labels = sorted(ids_by_label)
+    chosen = [_sample(sorted(ids_by_label[label]), MAX_FRAMES_PER_LABEL) for label in labels]
+    starts = np.cumsum([0] + [len(ids) for ids in chosen[:-1]])
+    library_ids = [i for ids in chosen for i in ids]
+    library = index.vectors(library_ids).astype(np.float32)
+    position = {vector_id: n for n, vector_id in enumerate(library_ids)}
+    known, impostor = [], []
+    asked = _sample(recordings, MAX_RECORDINGS)
+    for recording in asked:
+        query = index.vectors(sorted(ids_of_clip[recording.clip_ids[0]])).astype(np.float32)
+        similarities = query @ library.T
+        own = [position[i] for clip in recording.clip_ids for i in ids_of_clip[clip] if i in position]
+        similarities[:, own] = -np.inf  # the recording is left out of the library
+        best = np.maximum.reduceat(similarities, starts, axis=1).mean(axis=0)  # (labels,)
+        support = {label: float(score) for label, score in zip(labels, best, strict=True) if np.isfinite(score)}
+        others = {label: support[label] for label in positive - {recording.label} if label in support}
+        if len(others) > 1:
+            impostor.append(open_set_score(others, max(others, key=others.__getitem__)))
+        if recording.label in positive and recordings_of[recording.label] > 1 and others:
+            known.append(open_set_score({**others, recording.label: support[recording.label]}, recording.label))
+    return known, impostor, len(asked)
+
+
+def conformal_upper(values: list[float], false_accept: float) -> float | None:
+    """The value a new draw exceeds with probability at most ``false_accept`` (their maximum when few)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered), math.ceil((1 - false_accept) * (len(ordered) + 1))) - 1]
+
+
+def calibrate_open_set(index: FrameIndex, false_accept: float = FALSE_ACCEPT) -> OpenSetCalibration:
+    known, impostor, asked = library_scores(index)
+    upper = conformal_upper(impostor, false_accept)
+    return OpenSetCalibration(
+        floor=None if upper is None else math.ceil(upper / FLOOR_STEP) * FLOOR_STEP,
+        known=tuple(known),
+        impostor=tuple(impostor),
+        recordings=asked,
+        false_accept=false_accept,
+    )
+
+
+def applied_floor(calibration: OpenSetCalibration) -> float | None:
+    """The floor answers are judged by, or None when the library's frames cannot tell its activities apart.
+
+    Where the library can measure it (activities with two or more recordings), a floor that
+    would call most new recordings of known activities unknown says the frames do not separate
+    these activities (they differ by motion, say): then it is not applied, and a trained
+    classifier's confidence alone decides.
+    """
+    rejected = calibration.known_rejected
+    return calibration.floor if rejected is None or rejected <= MAX_KNOWN_REJECTED else None

@@ -1,0 +1,1 @@
+"""``python -m indexing`` commands, one module per group of subcommands."""
