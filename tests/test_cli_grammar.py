@@ -2,9 +2,11 @@
 
 Every ``python -m training|indexing|assistant ...`` command the product prints as a fix (in
 error messages, missing-part hints, the UI) is collected from the source and parsed with the
-real argument parser, so a renamed or misplaced flag fails here before a user copies it.
+real argument parser, so a renamed or misplaced flag fails here before a user copies it. Every
+command written in README.md and docs/*.md must name a real sub-command and only options it has.
 """
 
+import argparse
 import ast
 import logging
 import re
@@ -124,3 +126,33 @@ def test_every_printed_command_parses_with_the_real_parser(source, command):
         PARSERS[module]().parse_args(argv)
     except SystemExit as error:
         pytest.fail(f"{source} prints `{command}`, which the {module} CLI refuses (exit {error.code})")
+
+
+def documented_commands() -> list[tuple[str, str]]:
+    """(file, command) for every CLI command written in the README and docs/*.md, usage brackets and all."""
+    found = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for match in COMMAND.finditer(path.read_text(encoding="utf-8")):
+            found.append((str(path.relative_to(ROOT)), match.group(0)))
+    return found
+
+
+def test_the_docs_show_commands_at_all():
+    sources = {source for source, _ in documented_commands()}
+    assert {"README.md", "docs/assistant.md", "docs/training.md", "docs/retrieval.md"} <= sources
+    assert len(documented_commands()) >= 40
+
+
+@pytest.mark.parametrize(("source", "command"), documented_commands())
+def test_every_documented_command_names_a_real_sub_command_and_real_options(source, command):
+    """Written commands show optional parts as ``[--flag X]`` and choices as ``a|b``, so they are not parsed
+    whole: each must name a sub-command its CLI has, and every ``--option`` it shows must exist there."""
+    words = re.sub(r"<[^<>]*>|[\[\]]", " ", command).split("#")[0].split()
+    parser = PARSERS[words[2]]()
+    [subparsers] = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    # "train/evaluate" names two sub-commands at once
+    named = [word.split("/")[0] for word in words[3:] if set(word.split("/")) <= set(subparsers.choices)]
+    assert named, f"{source}: {command!r} names no sub-command of {words[2]}"
+    known = set(parser._option_string_actions) | set(subparsers.choices[named[0]]._option_string_actions)
+    shown = {word.split("=")[0].rstrip(".,;:)`") for word in words[3:] if word.startswith("--")}
+    assert shown <= known, f"{source}: {command!r} shows options {sorted(shown - known)} that do not exist"
