@@ -1,34 +1,35 @@
 """How the assistant does on real footage nobody trained on: named right, or honestly "unknown".
 
-Runs the product's own paths on a folder laid out like ``../shared/real-clips``: one sub-folder
-per activity (``<Label>/*.mp4``) and ``_other/`` for clips of other activities. Every question
-goes through ``gather_evidence``, the path every answer takes, and is asked of a library that
-holds nothing of the question's own recording (strict leave-one-recording-out):
+Runs the product's own answer path (``gather_evidence``) on a folder laid out like
+``../shared/real-clips``: one sub-folder per activity (``<Label>/*.mp4``) and ``_other/`` for
+clips of other activities. Every question is asked of a library that holds nothing of the
+question's own recording. Two protocols, each run for every candidate open-set representation
+in the same process (the shipped one and the ones it was chosen against):
 
-- few-shot: an empty data folder, every in-class video added whole as an example clip (what
-  the Library tab's upload does). Each in-class video is asked with its own clip removed; when
-  its activity has another recording left it should be named, otherwise its activity is now
-  unknown to the library and "unknown" is right. Every ``_other/`` clip is asked of the full
-  library and should be "unknown".
-- trained (``--data-dir``, e.g. made by ``python -m assistant setup``): the same, on top of that
-  folder's classifier, index and calibration.
+- held-out: an empty data folder, every in-class video added whole as an example clip (what the
+  Library tab's upload does); each in-class video asked with its own clip removed (named right
+  when its activity has another recording left, else "unknown" is right); every ``_other/`` clip
+  asked of the full library ("unknown" is right).
+- leave-one-activity-out: each activity of the library in turn removed whole and its clips asked
+  as clips of another activity ("unknown" is right), beside the in-class questions of the
+  activities left (each recording asked with itself removed, where its activity has another).
 
-Each question is judged twice in one run: ``before``, the decision without the library's
-open-set floors (what few-shot libraries shipped with: confidence only; for a trained folder
-also the old best-neighbour floor if its calibration file still records one), and ``after``,
-the shipped decision (floors measured on the leave-one-out library itself). Printed per mode:
-in-class accuracy, unknown rate on in-class clips, unknown rate on other activities, and the
-AUROC of the scores the decision reads (in-class questions whose activity is in the library
-against other-activity questions). With a set this small, never tune a constant to it.
+A candidate is how the open-set support pools a clip's frames (``segment_support``): per frame
+(what shipped before), or over 1-4 temporal segments. Each library's floor is measured on the
+library itself, as the product does. Printed per protocol and candidate: in-class named right,
+other activities unknown, each with a bootstrap 95 % interval over the questions, the AUROC of the
+open-set score (in-class vs other), then one row per activity. With a set this small the
+intervals are wide: never tune a constant to it.
 
     python -m benchmarks.real [--clips ../shared/real-clips] [--data-dir var] [--frame-size 128]
 """
 
 import argparse
 import dataclasses
-import json
 import shutil
 import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,126 +39,145 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from assistant.analysis.gather import gather_evidence
-from assistant.evidence import Evidence, FusionSettings
-from assistant.fusion import decide, open_set_score
+from assistant.fusion import open_set_score
 from assistant.jobs.example_clips import add_example_clips
-from assistant.runtime.calibration import calibration_path, with_open_set_floors
+from assistant.runtime.calibration import with_open_set_floors
 from assistant.runtime.open_set import calibrate_open_set
 from assistant.runtime.resources import Resources
+from assistant.runtime.segment_support import SEGMENTS, SegmentLibrary
 from core.labels import NEGATIVE_FOLDERS
 from core.settings import Settings
 from indexing.frames.frame_index import open_frame_index
 from training.data.sources.types import VIDEO_SUFFIXES
 
 DEFAULT_CLIPS = Path(__file__).resolve().parents[2] / "shared" / "real-clips"
+# Candidate poolings of a clip's frames for the open-set support: None = per frame (shipped before).
+CANDIDATES: dict[str, int | None] = {
+    "per frame (before)": None,
+    "1 segment": 1,
+    "2 segments": 2,
+    f"{SEGMENTS} segments (shipped)": SEGMENTS,
+    "4 segments": 4,
+}
+BOOTSTRAP = 2000
+RNG_SEED = 0
 
 
 @dataclass(frozen=True)
-class Asked:
-    """One question and what each decision said."""
-
+class Question:
     name: str
-    truth: str | None  # the activity, when the library (left out) still holds another recording of it
-    before: str | None  # verdicts; None when "unknown"
-    after: str | None
-    confidence: float
-    support: float | None  # the leader's support
-    score: float | None  # the leader's open-set score: support + lead over the next activity
-    reason: str
+    path: Path
+    activity: str  # the folder it came from (_other for other activities)
+    truth: str | None  # the activity to name, or None when "unknown" is right
+    leave_out: tuple[str, ...]  # clip ids removed from the library for this question
 
-    @property
-    def in_class(self) -> bool:
-        return self.truth is not None
+
+@dataclass(frozen=True)
+class Answer:
+    question: Question
+    named: str | None  # None: "unknown"
+    score: float | None  # the leader's open-set score
 
 
 def videos_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
 
 
-def old_neighbour_floor(settings: Settings, resources: Resources) -> float | None:
-    """The best-neighbour floor a calibration file made before the open-set floors may still record."""
-    path = calibration_path(resources.checkpoint, settings.index_dir)
-    if path is None or not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))["fusion"].get("min_neighbour_score")
-
-
-def ask(name: str, truth: str | None, path: Path, base: Resources, leave_out: list[str], old_floor) -> Asked:
-    """Ask about ``path`` of a fresh, unsaved copy of the library without ``leave_out``."""
+def ask(question: Question, base: Resources, segments: int | None) -> Answer:
+    """The product's answer to ``question`` from a fresh, unsaved copy of the library without its left-out clips,
+    with the open-set support pooled over ``segments`` (and that library's floor measured the same way)."""
     settings = base.settings
     index, encoder = open_frame_index(settings.index_dir)
-    for clip_id in leave_out:
+    for clip_id in question.leave_out:
         index.remove(clip_id)
-    fusion = with_open_set_floors(base.fusion, calibrate_open_set(index))
-    resources = dataclasses.replace(base, index=index, encoder=encoder, fusion=fusion)
-    evidence: Evidence = gather_evidence(path, resources, settings)
+    library = SegmentLibrary.of(index, segments)
+    fusion = with_open_set_floors(base.fusion, calibrate_open_set(index, library))
+    resources = dataclasses.replace(base, index=index, encoder=encoder, fusion=fusion, segments=library)
+    evidence = gather_evidence(question.path, resources, settings)
     support = {s.label: s.probability for s in evidence.retrieval.support} if evidence.retrieval else {}
     leader = evidence.fused[0].label if evidence.fused else None
-    before_fusion = FusionSettings(**{**base.fusion.model_dump(), "open_set_floor": None})
-    before = decide(evidence.fused, None, before_fusion)
-    if old_floor is not None and not before.is_unknown and evidence.retrieval.best_score < old_floor:
-        before = before.model_copy(update={"label": None, "is_unknown": True})
-    return Asked(
-        name=name,
-        truth=truth,
-        before=before.label,
-        after=evidence.verdict.label,
-        confidence=evidence.verdict.confidence,
-        support=support.get(leader),
-        score=open_set_score(support, leader) if leader in support else None,
-        reason=evidence.verdict.reason,
-    )
+    score = open_set_score(support, leader) if leader in support else None
+    return Answer(question, evidence.verdict.label, score)
 
 
-def auroc(asked: list[Asked], score) -> str:
-    """How well ``score`` ranks in-class questions above other-activity ones (0.5: not at all)."""
-    pairs = [(score(a), a.in_class) for a in asked if score(a) is not None]
-    if len({known for _, known in pairs}) < 2:
+def interval(values: Sequence[float], statistic: Callable[[np.ndarray], float]) -> str:
+    """The statistic with its bootstrap 95 % percentile interval over the questions."""
+    values = np.asarray(values, dtype=float)
+    if not len(values):
         return "n/a"
-    return f"{roc_auc_score([known for _, known in pairs], [s for s, _ in pairs]):.3f}"
+    rng = np.random.default_rng(RNG_SEED)
+    draws = [statistic(values[rng.integers(0, len(values), len(values))]) for _ in range(BOOTSTRAP)]
+    low, high = np.nanpercentile(draws, [2.5, 97.5])
+    return f"{statistic(values):.0%} [{low:.0%}, {high:.0%}]"
 
 
-def rate(outcomes: list[bool]) -> str:
-    return f"{sum(outcomes)}/{len(outcomes)} = {np.mean(outcomes):.0%}" if outcomes else "n/a"
+def rate_with_interval(outcomes: list[bool]) -> str:
+    return f"{sum(outcomes)}/{len(outcomes)} = {interval(outcomes, np.mean)}" if outcomes else "n/a"
 
 
-def summary(mode: str, asked: list[Asked]) -> list[str]:
-    known = [a for a in asked if a.in_class]
-    other = [a for a in asked if not a.in_class]
-    lines = [f"## {mode}: {len(known)} in-class questions, {len(other)} of activities outside the library"]
-    for when in ("before", "after"):
-        right = [getattr(a, when) == a.truth for a in known]
-        known_unknown = [getattr(a, when) is None for a in known]
-        other_unknown = [getattr(a, when) is None for a in other]
-        lines.append(
-            f"{when}: in-class named right {rate(right)}, in-class unknown {rate(known_unknown)}, "
-            f"other activities unknown {rate(other_unknown)}"
-        )
-    lines.append(
-        f"AUROC in-class vs other: fused confidence {auroc(asked, lambda a: a.confidence)}, "
-        f"leader's support {auroc(asked, lambda a: a.support)}, open-set score {auroc(asked, lambda a: a.score)}"
-    )
+def auroc_with_interval(answers: list[Answer]) -> str:
+    pairs = np.array([(a.question.truth is not None, a.score) for a in answers if a.score is not None], dtype=float)
+    if len(pairs) == 0 or len(set(pairs[:, 0])) < 2:
+        return "n/a (needs in-class and other questions)"
+
+    def auc(rows: np.ndarray) -> float:
+        return roc_auc_score(rows[:, 0], rows[:, 1]) if len(set(rows[:, 0])) == 2 else np.nan
+
+    rng = np.random.default_rng(RNG_SEED)
+    draws = [auc(pairs[rng.integers(0, len(pairs), len(pairs))]) for _ in range(BOOTSTRAP)]
+    low, high = np.nanpercentile(draws, [2.5, 97.5])
+    return f"{auc(pairs):.2f} [{low:.2f}, {high:.2f}]"
+
+
+def summary_row(name: str, answers: list[Answer]) -> str:
+    known = [a for a in answers if a.question.truth is not None]
+    other = [a for a in answers if a.question.truth is None]
+    right = [a.named == a.question.truth for a in known]
+    unknown = [a.named is None for a in other]
+    return f"| {name} | {rate_with_interval(right)} | {rate_with_interval(unknown)} | {auroc_with_interval(answers)} |"
+
+
+def activity_rows(results: dict[str, list[Answer]]) -> list[str]:
+    """Per activity the question came from: how each candidate answered its clips."""
+    names = list(results)
+    lines = ["| activity | questions | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    by_activity: dict[str, dict[str, list[Answer]]] = defaultdict(lambda: defaultdict(list))
+    for name, answers in results.items():
+        for answer in answers:
+            by_activity[answer.question.activity][name].append(answer)
+    for activity in sorted(by_activity):
+        cells = []
+        for name in names:
+            answers = by_activity[activity][name]
+            right = sum(a.named == a.question.truth for a in answers)
+            wrong = sorted({a.named or "unknown" for a in answers if a.named != a.question.truth})
+            cells.append(f"{right}/{len(answers)} right" + (f" (said {', '.join(wrong)})" if wrong else ""))
+        lines.append(f"| {activity} | {len(by_activity[activity][names[0]])} | " + " | ".join(cells) + " |")
     return lines
 
 
-def verdict_table(asked: list[Asked]) -> list[str]:
-    lines = [
-        "| clip | truth | before | after | confidence | support | open-set score | why (after) |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for a in asked:
-        mark = "" if not a.in_class else (" ok" if a.after == a.truth else " WRONG")
-        support = "" if a.support is None else f"{a.support:.3f}"
-        score = "" if a.score is None else f"{a.score:.3f}"
-        lines.append(
-            f"| {a.name} | {a.truth or '-'} | {a.before or 'unknown'} | {a.after or 'unknown'}{mark} "
-            f"| {a.confidence:.2f} | {support} | {score} | {a.reason} |"
-        )
-    return lines
+def held_out_questions(in_class: dict[str, list[Path]], added: dict[Path, str], others: list[Path]) -> list[Question]:
+    questions = []
+    for label, videos in in_class.items():
+        for video in videos:
+            truth = label if len(videos) > 1 else None
+            questions.append(Question(video.name, video, label, truth, (added[video],)))
+    return questions + [Question(video.name, video, "_other", None, ()) for video in others]
+
+
+def leave_one_activity_out_questions(in_class: dict[str, list[Path]], added: dict[Path, str]) -> list[Question]:
+    questions = []
+    for removed, videos in in_class.items():
+        whole = tuple(added[v] for v in videos)
+        questions += [Question(v.name, v, removed, None, whole) for v in videos]
+        for label, mates in in_class.items():
+            if label != removed and len(mates) > 1:
+                questions += [Question(v.name, v, label, label, (*whole, added[v])) for v in mates]
+    return questions
 
 
 def run_mode(mode: str, clips: Path, settings: Settings) -> list[str]:
-    """Add the in-class videos as examples to ``settings``' data folder, then ask every question."""
+    """Add the in-class videos as examples to ``settings``' data folder, then ask every protocol's questions."""
     in_class = {
         folder.name: videos_in(folder)
         for folder in sorted(clips.iterdir())
@@ -170,21 +190,30 @@ def run_mode(mode: str, clips: Path, settings: Settings) -> list[str]:
         video: add_example_clips(settings, [video], label)[0] for label, videos in in_class.items() for video in videos
     }
     base = Resources.load(settings)
-    old_floor = old_neighbour_floor(settings, base)
-    asked = []
-    for video, clip_id in added.items():
-        label = video.parent.name
-        others_left = len(in_class[label]) > 1
-        asked.append(ask(video.name, label if others_left else None, video, base, [clip_id], old_floor))
-    asked += [ask(video.name, None, video, base, [], old_floor) for video in others]
-    fusion = base.fusion
-    header = [
-        f"library: {len(added)} example videos of {len(in_class)} activities; encoder {base.encoder.name}; "
-        f"confidence threshold {fusion.unknown_threshold:.2f} ({'calibrated' if fusion.calibrated else 'default'})"
-        + (f"; old best-neighbour floor {old_floor:.2f}" if old_floor is not None else ""),
-        f"full library: {fusion.open_set}",
+    lines = [
+        f"# {mode}: library of {len(added)} example videos of {len(in_class)} activities; encoder "
+        f"{base.encoder.name}; confidence threshold {base.fusion.unknown_threshold:.2f} "
+        f"({'calibrated' if base.fusion.calibrated else 'default'})",
+        f"full library: {base.fusion.open_set}",
     ]
-    return [*header, "", *summary(mode, asked), "", *verdict_table(asked)]
+    protocols = {
+        "held-out": held_out_questions(in_class, added, others),
+        "leave-one-activity-out": leave_one_activity_out_questions(in_class, added),
+    }
+    for protocol, questions in protocols.items():
+        results = {name: [ask(q, base, segments) for q in questions] for name, segments in CANDIDATES.items()}
+        known = sum(q.truth is not None for q in questions)
+        lines += [
+            "",
+            f"## {mode}, {protocol}: {known} in-class questions, {len(questions) - known} of other activities",
+            "",
+            "| open-set support | in-class named right | other activities unknown | AUROC in-class vs other |",
+            "|---|---|---|---|",
+            *(summary_row(name, answers) for name, answers in results.items()),
+            "",
+            *activity_rows(results),
+        ]
+    return lines
 
 
 def main() -> None:

@@ -47,7 +47,8 @@ def calibrated(tmp_path_factory):
 
 def _verdict(resources: Resources, fusion, frames: np.ndarray, open_set: bool = True):
     result = search_clip(resources.index, resources.encoder, frames, k=10)
-    return decide(fuse(None, result.vote, fusion.classifier_weight), result.support if open_set else None, fusion)
+    support = resources.segments.support(resources.encoder.encode(frames)) if open_set else None
+    return decide(fuse(None, result.vote, fusion.classifier_weight), support, fusion)
 
 
 def test_perfect_validation_still_gives_thresholds_that_keep_shifted_in_class_clips(calibrated):

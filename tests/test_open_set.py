@@ -73,7 +73,8 @@ def near_copy_library(tmp_path_factory):
 
 def _verdict(resources: Resources, fusion, frames: np.ndarray):
     result = search_clip(resources.index, resources.encoder, frames, k=10)
-    return decide(fuse(None, result.vote, fusion.classifier_weight), result.support, fusion)
+    support = resources.segments.support(resources.encoder.encode(frames))  # what an answer's decision reads
+    return decide(fuse(None, result.vote, fusion.classifier_weight), support, fusion)
 
 
 def test_calibration_says_validation_is_near_copies_and_does_not_take_its_floor_from_them(near_copy_library):

@@ -80,7 +80,8 @@ def classifier_part_of(resources: Resources, mean_probs: dict[str, float], top_k
     )
 
 
-def retrieval_part_of(resources: Resources, results: list, k: int) -> RetrievalPart:
+def retrieval_part_of(resources: Resources, results: list, k: int, support: Mapping[str, float]) -> RetrievalPart:
+    """``support``: what the open-set decision read (``window_analysis.open_set_supports``)."""
     assert resources.encoder is not None
     merged = merge_results(results, k)
     return RetrievalPart(
@@ -89,7 +90,7 @@ def retrieval_part_of(resources: Resources, results: list, k: int) -> RetrievalP
         encoder=resources.encoder.name,
         index_dir=str(resources.settings.index_dir),
         best_score=merged.best_score,
-        support=ranked(merged.support),
+        support=ranked(support),
     )
 
 
@@ -164,7 +165,11 @@ def gather_evidence(
         timeline = build_timeline([(w.start_s, w.end_s) for w in windows], analysis.verdicts, decoded.info.duration_s)
     mean_probs = scores(classes, probabilities.mean(axis=0)) if probabilities is not None else None
     classifier_part = classifier_part_of(resources, mean_probs, settings.top_k) if mean_probs is not None else None
-    retrieval_part = retrieval_part_of(resources, results, settings.neighbours_k) if results is not None else None
+    retrieval_part = (
+        retrieval_part_of(resources, results, settings.neighbours_k, analysis.video_support)
+        if results is not None
+        else None
+    )
     vote = {v.label: v.probability for v in retrieval_part.vote} if retrieval_part else None
     zero_shot_mean = _mean_scores(window_zero_shot) if window_zero_shot else None
     fused, zero_shot_only = with_zero_shot(

@@ -79,8 +79,9 @@ def search_windows(
     k: int,
     timer: StepTimer,
     features: FrameFeatures | None = None,
-) -> list[ClipSearchResult]:
-    """One search result per window, from about as many frames as the index took per clip.
+) -> tuple[list[ClipSearchResult], list[np.ndarray]]:
+    """(one search result per window, the unit vectors each window searched with), from about as many
+    frames as the index took per clip.
 
     ``features``: the encoder's raw features of the windows' frames, already computed by the
     shared backbone pass (``assistant.analysis.shared_backbone``); the embed step is then skipped.
@@ -93,20 +94,15 @@ def search_windows(
         selections = query_selections(windows, index.sampling.per_clip)
         per_window = [l2_normalise(features.of(indices)) for indices, _ in selections]
     with timer.step("search"):
-        return [search_vectors(index, vectors, k) for vectors in per_window]
+        return [search_vectors(index, vectors, k) for vectors in per_window], per_window
 
 
 def merge_results(results: Sequence[ClipSearchResult], k: int) -> ClipSearchResult:
-    """A whole video's result: the windows' neighbours collapsed again (best per source group), mean vote
-    and mean support (a window that did not reach a label counts its weakest support for it)."""
+    """A whole video's result: the windows' neighbours collapsed again (best per source group) and their
+    mean vote. (The open-set support is the video's own, ``window_analysis.open_set_supports``.)"""
     neighbours = collapse((n for result in results for n in result.neighbours), k)
     vote: dict[str, float] = {}
     for result in results:
         for label, share in result.vote.items():
             vote[label] = vote.get(label, 0.0) + share / len(results)
-    labels = {label for result in results for label in result.support}
-    support = {
-        label: float(np.mean([r.support.get(label, min(r.support.values(), default=0.0)) for r in results]))
-        for label in labels
-    }
-    return ClipSearchResult(neighbours, vote, support=support)
+    return ClipSearchResult(neighbours, vote)

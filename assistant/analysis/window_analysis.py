@@ -18,6 +18,7 @@ from assistant.analysis.step_timer import StepTimer
 from assistant.evidence import LabelScore, Verdict
 from assistant.fusion import decide, fuse, with_zero_shot
 from assistant.runtime.resources import Resources
+from assistant.runtime.segment_support import SegmentLibrary
 from core.errors import KnowledgeBaseError
 from indexing.frames.clip_search import ClipSearchResult
 from video.decoding import Clip
@@ -35,6 +36,7 @@ class WindowAnalysis:
     shared: bool  # one backbone pass fed the classifier and the search
     fused: list[list[LabelScore]]  # per window, best first
     verdicts: list[Verdict]  # per window
+    video_support: dict[str, float] | None  # the whole video's open-set support, None without an index
 
 
 def scores(labels: list[str], probabilities: np.ndarray) -> dict[str, float]:
@@ -46,6 +48,15 @@ def open_set_support(
 ) -> Mapping[str, float] | None:
     """The open-set rules cannot judge an activity the library holds no clips of."""
     return None if fused and fused[0].label in zero_shot_only else support
+
+
+def open_set_supports(
+    segments: SegmentLibrary, per_window: Sequence[np.ndarray]
+) -> tuple[list[dict[str, float]], dict[str, float]]:
+    """The support the open-set decision reads (``segment_support``): each window's, from the frames it
+    searched with, and the whole video's, from all of them in time order (a window of a long video holds
+    only a few of the video's query frames; the video's stretches are judged over all of them)."""
+    return [segments.support(vectors) for vectors in per_window], segments.support(np.concatenate(per_window))
 
 
 def _classify(resources: Resources, windows: Sequence[Clip], still: bool, notes: list[str]) -> np.ndarray | None:
@@ -115,9 +126,11 @@ def analyse_windows(
     classes = list(resources.classifier.classes) if resources.classifier is not None else []
 
     report(0.55, "searching similar clips")
-    results = None
+    results, supports, video_support = None, None, None
     if resources.index is not None and resources.encoder is not None:
-        results = search_windows(resources.index, resources.encoder, windows, neighbours_k, timer, features)
+        results, vectors = search_windows(resources.index, resources.encoder, windows, neighbours_k, timer, features)
+        assert resources.segments is not None  # set with the index (``Resources``)
+        supports, video_support = open_set_supports(resources.segments, vectors)
 
     report(0.7, "matching knowledge-base activities (zero-shot)")
     known = set(classes if probabilities is not None else []) | set(resources.index.classes() if results else [])
@@ -128,9 +141,11 @@ def analyse_windows(
     for n in range(len(windows)):
         window_classifier = scores(classes, probabilities[n]) if probabilities is not None else None
         window_vote = results[n].vote if results is not None else None
-        support = results[n].support if results is not None else None
+        support = supports[n] if supports is not None else None
         fused = fuse(window_classifier, window_vote, resources.fusion.classifier_weight)
         fused, only = with_zero_shot(fused, window_zero_shot[n] if window_zero_shot else None, known)
         fused_per_window.append(fused)
         verdicts.append(decide(fused, open_set_support(fused, support, only), resources.fusion))
-    return WindowAnalysis(classes, probabilities, results, zero_shot, known, shared, fused_per_window, verdicts)
+    return WindowAnalysis(
+        classes, probabilities, results, zero_shot, known, shared, fused_per_window, verdicts, video_support
+    )

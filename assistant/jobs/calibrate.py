@@ -131,7 +131,8 @@ def _score(
     assert resources.index is not None and resources.encoder is not None
     vectors = resources.encoder.encode(index_frames)
     result = search_vectors(resources.index, vectors, k, exclude_clips={clip_id})
-    return ClipScores(label, classifier, result.vote, result.best_score, result.support), vectors
+    support = resources.segments.support(vectors, leave_out={clip_id})  # what answers' open-set decision reads
+    return ClipScores(label, classifier, result.vote, result.best_score, support), vectors
 
 
 def collect_scores(prepared_dir: str | os.PathLike, resources: Resources, split: str, k: int) -> ValidationScores:
@@ -154,7 +155,9 @@ def collect_scores(prepared_dir: str | os.PathLike, resources: Resources, split:
         if vectors is not None:
             assert resources.index is not None
             probe = search_vectors(resources.index, vectors, k, exclude_clips={row.clip_id}, exclude_labels={row.label})
-            unseen.vote, unseen.best_score, unseen.support = probe.vote, probe.best_score, probe.support
+            support = resources.segments.support(vectors, leave_out={row.clip_id})
+            unseen.vote, unseen.best_score = probe.vote, probe.best_score
+            unseen.support = {other: score for other, score in support.items() if other != row.label}
         scores.clean.append(clean)
         scores.shifted.append(shifted)
         scores.unseen.append(unseen)

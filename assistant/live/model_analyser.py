@@ -33,5 +33,7 @@ class ModelAnalyser:
         self.notes.extend(note for note in notes if note not in self.notes)
         neighbours = []
         if analysis.results is not None:
-            neighbours = retrieval_part_of(resources, analysis.results, self.settings.neighbours_k).neighbours
+            neighbours = retrieval_part_of(
+                resources, analysis.results, self.settings.neighbours_k, analysis.video_support
+            ).neighbours
         return AnalysedWindow(window.start_s, window.end_s, analysis.verdicts[0], analysis.fused[0], neighbours)

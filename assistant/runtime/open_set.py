@@ -1,7 +1,7 @@
 """The unknown floor: how clearly a clip must match an activity's examples to be named as it.
 
 "Is this one of my activities?" is answered by the open-set score of the leading activity: its
-support (``label_support``: how well the clip's frames match that activity's frames) plus its
+support (``segment_support``: how well stretches of the clip match that activity's clips) plus its
 lead over the next activity's support (how much better it matches this activity than any
 other). Support alone says "looks like something in the library"; the lead adds "and like this
 activity in particular": a clip of an activity the library does not hold tends to match two or
@@ -28,13 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.fusion import open_set_score
+from assistant.runtime.segment_support import SegmentLibrary
 from core.labels import is_negative
 from indexing.frames.clip_search import source_group
 from indexing.frames.frame_index import FrameIndex
 
 FALSE_ACCEPT = 0.1
 MAX_RECORDINGS = 120
-MAX_FRAMES_PER_LABEL = 4000
 SAMPLE_SEED = 0
 FLOOR_STEP = 0.005
 # A floor rejecting more than this share of new recordings of known activities is not informative.
@@ -95,39 +95,26 @@ def _sample(items: list, limit: int) -> list:
     return [items[i] for i in sorted(chosen)]
 
 
-def library_scores(index: FrameIndex) -> tuple[list[float], list[float], int]:
+def library_scores(index: FrameIndex, library: SegmentLibrary) -> tuple[list[float], list[float], int]:
     """(known, impostor) open-set scores of the library's recordings asked with themselves left out.
 
-    Supports are exact (each query frame against every indexed frame of a label, up to
-    ``MAX_FRAMES_PER_LABEL`` of them): one matrix product per batch of recordings, with the
-    library's frames grouped by label so each label's best match is one ``maximum.reduceat``.
-    FAISS searches would be crowded by a left-out recording's own frames and dig through the index.
+    Supports are exact (``SegmentLibrary.support``: one matrix product per recording, each label's best
+    match one ``maximum.reduceat``); FAISS searches would be crowded by a left-out recording's own
+    frames and dig through the index.
     """
     recordings = library_recordings(index)
     positive = {r.label for r in recordings if not is_negative(r.label)}
     recordings_of: dict[str, int] = defaultdict(int)
     for recording in recordings:
         recordings_of[recording.label] += 1
-    ids_by_label: dict[str, list[int]] = defaultdict(list)
     ids_of_clip: dict[str, list[int]] = defaultdict(list)
     for vector_id, record in index.records.items():
-        ids_by_label[record.label].append(vector_id)
         ids_of_clip[record.clip_id].append(vector_id)
-    labels = sorted(ids_by_label)
-    chosen = [_sample(sorted(ids_by_label[label]), MAX_FRAMES_PER_LABEL) for label in labels]
-    starts = np.cumsum([0] + [len(ids) for ids in chosen[:-1]])
-    library_ids = [i for ids in chosen for i in ids]
-    library = index.vectors(library_ids).astype(np.float32)
-    position = {vector_id: n for n, vector_id in enumerate(library_ids)}
     known, impostor = [], []
     asked = _sample(recordings, MAX_RECORDINGS)
     for recording in asked:
         query = index.vectors(sorted(ids_of_clip[recording.clip_ids[0]])).astype(np.float32)
-        similarities = query @ library.T
-        own = [position[i] for clip in recording.clip_ids for i in ids_of_clip[clip] if i in position]
-        similarities[:, own] = -np.inf  # the recording is left out of the library
-        best = np.maximum.reduceat(similarities, starts, axis=1).mean(axis=0)  # (labels,)
-        support = {label: float(score) for label, score in zip(labels, best, strict=True) if np.isfinite(score)}
+        support = library.support(query, leave_out=set(recording.clip_ids))
         others = {label: support[label] for label in positive - {recording.label} if label in support}
         if len(others) > 1:
             impostor.append(open_set_score(others, max(others, key=others.__getitem__)))
@@ -144,8 +131,11 @@ def conformal_upper(values: list[float], false_accept: float) -> float | None:
     return ordered[min(len(ordered), math.ceil((1 - false_accept) * (len(ordered) + 1))) - 1]
 
 
-def calibrate_open_set(index: FrameIndex, false_accept: float = FALSE_ACCEPT) -> OpenSetCalibration:
-    known, impostor, asked = library_scores(index)
+def calibrate_open_set(
+    index: FrameIndex, library: SegmentLibrary | None = None, false_accept: float = FALSE_ACCEPT
+) -> OpenSetCalibration:
+    """The floor of ``index``'s library; ``library``: its clips pooled as answers pool theirs (built if not given)."""
+    known, impostor, asked = library_scores(index, library or SegmentLibrary.of(index))
     upper = conformal_upper(impostor, false_accept)
     return OpenSetCalibration(
         floor=None if upper is None else math.ceil(upper / FLOOR_STEP) * FLOOR_STEP,

@@ -28,6 +28,7 @@ from assistant.runtime.active_checkpoint import find_active_checkpoint
 from assistant.runtime.bundle import BUNDLE_FILE, Bundle
 from assistant.runtime.calibration import calibration_path, load_fusion, with_open_set_floors
 from assistant.runtime.open_set import calibrate_open_set
+from assistant.runtime.segment_support import SegmentLibrary
 from core.cli import FULL_INSTALL
 from core.errors import AssistantError
 from core.settings import Settings
@@ -177,6 +178,9 @@ class Resources:
     encoder: FrameEncoder | None = None
     kb: KnowledgeBase | None = None
     fusion: FusionSettings = DEFAULT_FUSION
+    # The index's clips pooled for the open-set support (``segment_support``); built from ``index`` when not
+    # given. Replace both together (a snapshot's library is its index's).
+    segments: SegmentLibrary | None = None
     static_missing: tuple[MissingPart, ...] = ()
     static_notes: tuple[str, ...] = ()
     fingerprints: dict = field(default_factory=dict, repr=False)
@@ -202,8 +206,9 @@ class Resources:
         if kb is None:
             missing.append(missing_part(settings, "knowledge base", shared_kb.error or "unavailable"))
         fusion = _load_fusion(settings, checkpoint, index, notes, any_model=classifier is not None or index is not None)
+        segments = SegmentLibrary.of(index) if index is not None else None
         if index is not None:
-            fusion = with_open_set_floors(fusion, calibrate_open_set(index))
+            fusion = with_open_set_floors(fusion, calibrate_open_set(index, segments))
         return cls(
             settings=settings,
             classifier=classifier,
@@ -212,12 +217,17 @@ class Resources:
             encoder=encoder,
             kb=kb,
             fusion=fusion,
+            segments=segments,
             static_missing=tuple(missing),
             static_notes=tuple(notes),
             fingerprints=fingerprints,
             shared_kb=shared_kb,
             zero_shot=zero_shot or ZeroShotLoader(settings),
         )
+
+    def __post_init__(self) -> None:
+        if self.index is not None and self.segments is None:
+            object.__setattr__(self, "segments", SegmentLibrary.of(self.index))
 
     def is_current(self) -> bool:
         """False when a checkpoint, the index or the calibration changed since this snapshot was built."""
