@@ -12,12 +12,12 @@ python -m assistant --bundle edge-bundle/ ask clip.mp4
 
 import sys
 
+from assistant.answering.llm.backend import llm_options
 from core.cli import (
     BUNDLE_OPTIONS,
     CLIP_OPTIONS,
     DEVICE_OPTIONS,
     KB_OPTIONS,
-    LLM_OPTIONS,
     LOCATION_OPTIONS,
     RUNTIME_OPTIONS,
     build_parser,
@@ -34,7 +34,7 @@ GLOBAL_OPTIONS = (
     *DEVICE_OPTIONS,
     *RUNTIME_OPTIONS,
     *KB_OPTIONS,
-    *LLM_OPTIONS,
+    *llm_options(),
     *CLIP_OPTIONS,
 )
 
@@ -47,5 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     return dispatch(parser(), argv)
 
 
+def cli() -> int:
+    """The ``activity-assistant`` console script, the same as ``python -m assistant``."""
+    return run_cli(main)
+
+
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(cli())

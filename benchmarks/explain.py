@@ -23,7 +23,7 @@ import torch
 
 from training.models.checkpoint import LoadedClassifier
 from training.models.inference import Classifier
-from training.models.registry import MODEL_NAMES, build_model, get_spec
+from training.models.registry import build_model, get_spec, model_names
 from training.models.saliency import explain_clips
 from video.preprocessing import Preprocessing
 
@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
+    parser.add_argument("--models", nargs="+", default=list(model_names()), choices=model_names())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)

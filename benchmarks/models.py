@@ -15,7 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from training.device import amp_enabled, autocast, pick_device
 from training.fit.timing import inference_ms
-from training.models.registry import MODEL_NAMES, build_model, get_spec
+from training.models.registry import build_model, get_spec, model_names
 
 NUM_CLASSES = 10
 
@@ -56,7 +56,7 @@ def training_clips_per_s(
 
 
 def variants() -> list[tuple[str, str, dict]]:
-    rows = [(name, name, {}) for name in MODEL_NAMES]
+    rows = [(name, name, {}) for name in model_names()]
     rows.append(("effnet_frames (frozen backbone)", "effnet_frames", {"freeze_backbone": True}))
     return rows
 

@@ -24,7 +24,6 @@ from core.settings import Settings
 
 log = logging.getLogger(__name__)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-LLM_PROVIDERS = get_args(Settings.model_fields["llm_provider"].annotation)
 
 
 @dataclass(frozen=True)
@@ -86,9 +85,6 @@ BUNDLE_OPTIONS = (
         "bundle",
         {"type": Path, "help": "answer from this bundle folder with ONNX Runtime (default: $ACTIVITY_BUNDLE)"},
     ),
-)
-LLM_OPTIONS = (
-    GlobalOption("--llm", "llm_provider", {"choices": LLM_PROVIDERS, "help": "answer writer (default: auto)"}),
 )
 
 

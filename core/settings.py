@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     top_k: int = 5
     neighbours_k: int = 10
     window_s: float = 4.0
-    llm_provider: Literal["auto", "offline", "gemini", "openai", "local"] = "auto"
+    llm_provider: str = "auto"  # auto or a registered answer writer (assistant.answering.llm)
     gemini_model: str = "gemini-2.5-flash"
     gemini_base_url: str | None = None
     google_api_key: str | None = Field(

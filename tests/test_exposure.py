@@ -6,7 +6,7 @@ import os
 import pytest
 from gradio_client import Client
 
-import app as app_module
+import assistant.app as app_module
 from core.errors import AssistantError
 from core.settings import Settings
 from testkit.app_harness import running_app

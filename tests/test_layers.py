@@ -30,7 +30,7 @@ INNER_RANKS = {
         **dict.fromkeys(("analysis", "zeroshot"), 2),
         **dict.fromkeys(("answering", "live", "jobs", "service"), 3),
         **dict.fromkeys(("ui", "cli"), 4),
-        "__main__": 5,
+        **dict.fromkeys(("__main__", "app"), 5),
     },
     "training": {
         **dict.fromkeys(("runs", "device"), 0),

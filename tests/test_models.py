@@ -8,11 +8,11 @@ import torch
 
 from core.errors import ArtifactError
 from training.models.checkpoint import load_checkpoint, load_classifier, save_checkpoint
-from training.models.cnn3d import flatten_size
-from training.models.effnet_frames import shipped_weights_path
 from training.models.inference import Classifier
 from training.models.pretrained import _download, resolve_weights
-from training.models.registry import MODEL_NAMES, build_model, get_spec
+from training.models.registry import build_model, get_spec, model_names
+from training.models.zoo.cnn3d import flatten_size
+from training.models.zoo.effnet_frames import shipped_weights_path
 from video.preprocessing import Preprocessing
 
 T, SIZE, CLASSES = 8, 32, ["Fall", "Oscillate", "Rotate"]
@@ -31,7 +31,7 @@ def empty_hub_cache(tmp_path, monkeypatch):
     torch.hub.set_dir(previous)
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", model_names())
 def test_model_trains_and_round_trips_through_a_checkpoint(name, tmp_path):
     torch.manual_seed(0)
     kwargs = small_kwargs(name)

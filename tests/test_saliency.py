@@ -15,7 +15,7 @@ import torch
 from core.errors import ArtifactError
 from testkit.synthetic import MOTIONS, motion_frames
 from training.models.inference import Classifier
-from training.models.registry import MODEL_NAMES, build_model, get_spec
+from training.models.registry import build_model, get_spec, model_names
 from training.models.saliency import explain_clips, grad_cam, importance_curve
 
 # The bar differs from its background by at least 96 levels in every channel; noise stays within 48.
@@ -74,7 +74,7 @@ def test_heat_falls_on_the_bar_for_the_trained_model_and_not_for_random_weights(
     assert trained_ratio > 2 * random_ratio
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", model_names())
 def test_every_registered_model_gives_a_heat_volume_at_input_size(name):
     spec = get_spec(name)
     kwargs = {"num_frames": 8, "input_size": 32} if name == "cnn3d" else {}

@@ -16,5 +16,10 @@ def main(argv: list[str] | None = None) -> int:
     return dispatch(parser(), argv)
 
 
+def cli() -> int:
+    """The ``activity-training`` console script, the same as ``python -m training``."""
+    return run_cli(main)
+
+
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(cli())

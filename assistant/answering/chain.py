@@ -25,8 +25,8 @@ from assistant.answering.answer_grammar import answer_grammar
 from assistant.answering.compact_prompt import compact_inputs, compact_prompt
 from assistant.answering.grounding import check_answer, grounds_for
 from assistant.answering.history import to_messages
-from assistant.answering.llm.backend import ChatBackend
 from assistant.answering.llm.offline import offline_answer
+from assistant.answering.llm.writer import ChatBackend
 from assistant.answering.prompt import answer_prompt, prompt_inputs
 from assistant.evidence import AnswerCheck, Evidence, KbPassage
 from indexing.kb.knowledge_base import KnowledgeBase

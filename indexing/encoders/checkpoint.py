@@ -13,6 +13,7 @@ import torch
 from core.digest import file_sha256
 from core.errors import ArtifactError
 from indexing.encoders.base import FrameEncoder
+from indexing.encoders.family import ENCODER_FAMILIES, EncoderFamily, prefixed
 
 PREFIX = "checkpoint:"
 
@@ -42,3 +43,21 @@ class CheckpointEncoder(FrameEncoder):
 
     def _embed_batch(self, frames: np.ndarray) -> np.ndarray:
         return np.asarray(self._classifier.frame_features(frames), dtype=np.float32)
+
+
+def _cache_key(name: str) -> tuple:
+    path = Path(name[len(PREFIX) :]).resolve()
+    stat = path.stat() if path.is_file() else None
+    # A retrained checkpoint saved over the old file must not be served from the cache.
+    return (PREFIX, str(path), stat and (stat.st_mtime_ns, stat.st_size))
+
+
+ENCODER_FAMILIES.add(
+    "checkpoint",
+    EncoderFamily(
+        owns=prefixed(PREFIX),
+        build=lambda name: CheckpointEncoder(name[len(PREFIX) :]),
+        cache_key=_cache_key,
+        examples=(f"{PREFIX}<path>",),
+    ),
+)

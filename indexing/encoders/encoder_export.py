@@ -19,7 +19,6 @@ from indexing.encoders.onnx_encoder import OnnxFrameEncoder, encoder_export_path
 from indexing.encoders.registry import get_encoder
 from training.data.frame_cache import FrameCache
 from training.export.parity import mean_cosine
-from training.export.to_onnx import FrameGraph, export_graph
 from training.models.export_metadata import ExportMetadata
 from training.models.onnx_model import OnnxModel
 
@@ -46,6 +45,9 @@ def check_frames_from(prepared: Path) -> np.ndarray:
 
 def export_encoder(encoder: FrameEncoder, exports_dir: Path, frames: np.ndarray) -> Path:
     """Export ``encoder``'s backbone; ``frames`` (uint8, any size) check it against torch and time both."""
+    # Imported here: onnx takes half a second to import, and the encoder registry imports this module.
+    from training.export.to_onnx import FrameGraph, export_graph
+
     if not isinstance(encoder, BackboneEncoder) or encoder.feature_key is None:
         raise ArtifactError(
             f"{encoder.name} cannot be exported (only float32 backbone encoders such as effnet_lite0 can)."

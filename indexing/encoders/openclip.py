@@ -10,6 +10,7 @@ import numpy as np
 
 from core.settings import Settings
 from indexing.encoders.backbone import BackboneEncoder
+from indexing.encoders.family import ENCODER_FAMILIES, EncoderFamily, prefixed
 from indexing.encoders.openclip_model import ClipModel, ClipSpec, clip_spec, load_clip
 
 PREFIX = "clip:"
@@ -43,3 +44,14 @@ class ClipEncoder(BackboneEncoder):
 
 def clip_encoder(name: str) -> ClipEncoder:
     return ClipEncoder(load_clip(clip_spec_from_name(name)))
+
+
+ENCODER_FAMILIES.add(
+    "openclip",
+    EncoderFamily(
+        owns=prefixed(PREFIX),
+        build=clip_encoder,
+        cache_key=lambda name: (PREFIX, clip_spec_from_name(name)),
+        examples=(f"{PREFIX}ViT-B-32",),
+    ),
+)

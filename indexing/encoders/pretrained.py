@@ -5,8 +5,11 @@ here they are only wrapped as encoders. An encoder is offered only when its weig
 already on disk, so asking for ResNet-50 offline fails at once instead of hanging.
 """
 
+import re
+
 from core.errors import ArtifactError
 from indexing.encoders.backbone import BackboneEncoder
+from indexing.encoders.family import ENCODER_FAMILIES, EncoderFamily
 from training.models.registry import build_model, get_spec
 
 # encoder name -> model zoo name (the zoo's model knows its feature size)
@@ -45,3 +48,25 @@ def pretrained_encoder(encoder_name: str, image_size: int | None = None, bf16: b
     return BackboneEncoder(
         name, classifier.backbone, classifier.feature_dim, image_size=size, mean=spec.mean, std=spec.std, bf16=bf16
     )
+
+
+_NAME = re.compile(r"(?P<base>[a-z0-9_]+)(@(?P<size>\d+))?(?P<bf16>\+bf16)?")
+
+
+def parse_name(name: str) -> tuple[str, int | None, bool] | None:
+    """``effnet_lite0@160+bf16`` -> ("effnet_lite0", 160, True); None when not a pretrained encoder's name."""
+    match = _NAME.fullmatch(name)
+    if match is None or match["base"] not in ZOO_BACKBONES:
+        return None
+    return match["base"], int(match["size"]) if match["size"] else None, bool(match["bf16"])
+
+
+ENCODER_FAMILIES.add(
+    "pretrained",
+    EncoderFamily(
+        owns=lambda name: parse_name(name) is not None,
+        build=lambda name: pretrained_encoder(*parse_name(name)),
+        cache_key=parse_name,
+        examples=tuple(ZOO_BACKBONES),
+    ),
+)

@@ -16,7 +16,7 @@ from training.fit.trainer import SCHEDULERS, TrainConfig, load_config, train
 from training.models.frame_classifier import TEMPORAL_MODES
 from training.models.inference import Classifier
 from training.models.pretrained import PRETRAINED_MODES
-from training.models.registry import MODEL_NAMES
+from training.models.registry import model_names
 from training.runs import resolve_run_dir
 from video.decoding import VideoLimits
 
@@ -30,7 +30,7 @@ def _flag(parser: argparse.ArgumentParser, name: str, help: str, value: bool = T
 
 def _add_train(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="train a model on a prepared dataset")
-    p.add_argument("--model", choices=MODEL_NAMES, help="model to train (required for a new run)")
+    p.add_argument("--model", choices=model_names(), help="model to train (required for a new run)")
     p.add_argument("--data", help="prepared dataset dir (default: <data>/prepared)")
     p.add_argument("--out", type=Path, help="runs dir for a new run, or a run dir (default: <data>/runs)")
     p.add_argument("--run-name", help="folder name of the run inside --out (default: <model>_<time>)")
@@ -118,7 +118,7 @@ def train_config(args: argparse.Namespace, run_dir: Path) -> TrainConfig:
             )
         return TrainConfig(**{**saved, **given})
     if "model" not in given:
-        raise ArtifactError("--model is required for a new run (one of " + ", ".join(MODEL_NAMES) + ").")
+        raise ArtifactError("--model is required for a new run (one of " + ", ".join(model_names()) + ").")
     given.setdefault("data", str(settings_from(args).prepared_dir))
     return TrainConfig(**given)
 

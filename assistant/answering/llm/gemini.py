@@ -7,6 +7,7 @@ worse than the offline answer it falls back to, so it gets one attempt and a sho
 
 from langchain_core.language_models import BaseChatModel
 
+from assistant.answering.llm.writer import WRITERS, AnswerWriter, ChatBackend
 from core.errors import LLMError
 from core.settings import Settings
 
@@ -28,3 +29,11 @@ def gemini_chat_model(settings: Settings) -> BaseChatModel:
         )
     except ValueError as error:
         raise LLMError(f"Gemini client could not be set up: {error}") from error
+
+
+def gemini_backend(settings: Settings) -> ChatBackend:
+    model = gemini_chat_model(settings)
+    return ChatBackend("gemini", f"Gemini ({settings.gemini_model})", model, settings.google_api_key)
+
+
+WRITERS.add("gemini", AnswerWriter(gemini_backend, configured=lambda settings: bool(settings.google_api_key)))

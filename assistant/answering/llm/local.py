@@ -36,6 +36,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
+from assistant.answering.llm.writer import WRITERS, AnswerWriter, ChatBackend
 from core.errors import LLMError
 from core.settings import Settings
 
@@ -227,3 +228,12 @@ def local_chat_model(settings: Settings) -> LlamaCppChat:
         )
     path, chat_template = local_model(settings)
     return LlamaCppChat(model_path=str(path), chat_template=chat_template)
+
+
+def local_backend(settings: Settings) -> ChatBackend:
+    model = local_chat_model(settings)
+    return ChatBackend("local", f"local model ({model.model_path})", model)
+
+
+# Never chosen by auto: loading a model file is for those who ask for it.
+WRITERS.add("local", AnswerWriter(local_backend))

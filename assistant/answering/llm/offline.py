@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 
 from assistant.analysis.timeline import dominant_segment_label, labels_by_duration
 from assistant.answering.explanation_answer import explanation_blocks, explanation_question
+from assistant.answering.llm.writer import OFFLINE, WRITERS, AnswerWriter
 from assistant.evidence import Evidence, KbPassage
 
 BANNER = (
@@ -356,3 +357,7 @@ def offline_answer(
     blocks = followup_answer(question, evidence, passages) if is_followup else clip_answer(evidence)
     for index, block in enumerate(blocks):
         yield block if index == 0 else "\n\n" + block
+
+
+# The last resort of auto: it needs nothing.
+WRITERS.add("offline", AnswerWriter(lambda settings: OFFLINE, configured=lambda settings: True, auto_rank=99))

