@@ -22,7 +22,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason="needs /usr/bin/chromium (`make test` installs it)")
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.is_file(), reason="needs /usr/bin/chromium (`make test` installs it)"),
+    pytest.mark.slow,  # a real browser
+]
 
 
 def test_upload_ask_see_the_evidence_and_follow_up(assistant_settings, query_clips, tmp_path):

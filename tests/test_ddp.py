@@ -24,6 +24,9 @@ from training.distributed import ProcessGroup, ShardSampler
 from training.evaluate.evaluation import evaluate
 from training.models.checkpoint import load_classifier
 
+# Slow: torchrun runs of two ranks; `make check` leaves it out, `make test` runs it.
+pytestmark = pytest.mark.slow
+
 TIMING_COLUMNS = {"epoch_time_s", "train_clips_per_s"}
 
 
@@ -65,7 +68,6 @@ def test_shards_split_an_epoch_between_ranks_and_keep_classes_balanced():
 # -- training under torchrun ---------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_two_ranks_learn_as_well_as_one_and_save_a_plain_checkpoint(motion_prepared, cnn3d_motion_run, tmp_path):
     # The single-process reference is testkit.assistant_data.train_cnn3d: batch 8, 20 epochs.
     # Two ranks of batch 4 make the same global batch of 8.

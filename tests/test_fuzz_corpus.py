@@ -22,6 +22,9 @@ from testkit.app_harness import private_copy, running_app
 from testkit.fuzz import make_fuzz_corpus
 from video.decoder_log import DECODER_LINE
 
+# Slow (about a minute): `make check` leaves it out, `make test` runs it.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 CLI_TIMEOUT_S = 240
 DAMAGED = "Part of this video is damaged ("

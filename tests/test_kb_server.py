@@ -39,6 +39,9 @@ from tests.test_knowledge_base import (  # noqa: F401  (collected again here, ag
     test_sync_is_incremental_and_counts_exactly_the_changed_sections,
 )
 
+# Slow: a Chroma server process; `make check` leaves it out, `make test` runs it.
+pytestmark = pytest.mark.slow
+
 _names = itertools.count()
 
 

@@ -152,6 +152,7 @@ def test_chat_answers_when_and_what_from_the_live_timeline(watched, assistant):
     assert any(p.label == "Rotate" for p in evidence.kb_passages)
 
 
+@pytest.mark.slow
 def test_a_killed_server_is_reconnected_and_the_gap_reported(assistant, changing_clip):
     port = free_port()
     server, url = serve_stream(changing_clip, port)
@@ -205,6 +206,7 @@ def test_a_slow_analyser_skips_frames_instead_of_queueing(assistant, live_settin
     assert max(stats.latency_s) - min(stats.latency_s) < 1.0
 
 
+@pytest.mark.slow
 def test_watch_prints_json_lines_and_exits_cleanly_on_sigint(live_settings, changing_clip, tmp_path):
     server, url = serve_stream(changing_clip)
     record = tmp_path / "clips"
@@ -241,6 +243,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM.is_file(), reason="needs /usr/bin/chromium (`make test` installs it)")
 def test_live_tab_watches_the_browser_webcam_and_answers_about_it(live_settings, changing_clip, tmp_path):
     """Chromium plays the changing clip as its webcam (a Y4M file); the Live tab streams it to the server."""

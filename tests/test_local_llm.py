@@ -22,7 +22,7 @@ from assistant.service import DEFAULT_QUESTION, Assistant
 from core.errors import LLMError
 from testkit.readability import readability_problems
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]  # a real GGUF model answering
 ASSISTANT_TURN = {"gemma3-270m": "<start_of_turn>model\n", "smollm2-135m": "<|im_start|>assistant\n"}
 
 

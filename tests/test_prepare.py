@@ -128,6 +128,7 @@ def test_dataset_refuses_unknown_labels(prepared_synthetic):
         VideoDataset(cache, "train", ["Fall", "Slide"], train=False)
 
 
+@pytest.mark.slow
 def test_prepare_cli_reports_errors_and_exit_code(tmp_path, synthetic_root):
     missing = subprocess.run(
         [sys.executable, "-m", "training", "prepare", "--source", str(tmp_path / "none"), "--out", str(tmp_path)],

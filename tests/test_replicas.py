@@ -31,6 +31,9 @@ from testkit.app_harness import private_copy
 from testkit.assistant_data import INDEX_ENCODER
 from testkit.loopback import free_port, start_chroma_server, stop
 
+# Slow: two app processes and a third rebuilding the index; `make check` leaves it out, `make test` runs it.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 APP_START_TIMEOUT_S = 120
 REQUEST_TIMEOUT_S = 180

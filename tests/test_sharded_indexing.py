@@ -22,6 +22,9 @@ from training.data.feature_store import FeatureStore, build_feature_store
 from training.data.frame_cache import FrameCache
 from training.models.frame_features import model_feature_source
 
+# Slow: torchrun ranks building one index; `make check` leaves it out, `make test` runs it.
+pytestmark = pytest.mark.slow
+
 ENCODER = "effnet_lite0@32"  # the frozen effnet_frames backbone at the cache size: shares the store's key
 
 

@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from assistant.jobs.example_clips import add_example_clips
@@ -19,6 +20,9 @@ from indexing.encoders.registry import get_encoder
 from indexing.frames.index_builder import build_frame_index
 from testkit.assistant_data import INDEX_ENCODER, build_data_dir
 from training.runs import CHECKPOINT
+
+# Slow (about a minute): `make check` leaves it out, `make test` runs it.
+pytestmark = pytest.mark.slow
 
 ASKERS = 8
 CHANGES = 20
