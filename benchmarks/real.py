@@ -44,9 +44,10 @@ from assistant.jobs.example_clips import add_example_clips
 from assistant.runtime.calibration import with_open_set_floors
 from assistant.runtime.open_set import calibrate_open_set
 from assistant.runtime.resources import Resources
-from assistant.runtime.segment_support import SEGMENTS, SegmentLibrary
+from assistant.runtime.segment_support import SEGMENTS, SegmentLibrary, segment_means
 from core.labels import NEGATIVE_FOLDERS
 from core.settings import Settings
+from indexing.encoders.base import l2_normalise
 from indexing.frames.frame_index import open_frame_index
 from training.data.sources.types import VIDEO_SUFFIXES
 
@@ -58,6 +59,23 @@ CANDIDATES: dict[str, int | None] = {
     "2 segments": 2,
     f"{SEGMENTS} segments (shipped)": SEGMENTS,
     "4 segments": 4,
+}
+
+
+def segments_and_changes(frames: np.ndarray, segments: int | None) -> np.ndarray:
+    """The segment means, and the change from each segment to the next (a unit vector) as rows of their own
+    space: [mean, 0] and [0, change], so a change is only ever compared with a change (look-alike scenes with
+    another motion change differently)."""
+    means = segment_means(frames, segments)
+    changes = l2_normalise(np.diff(means, axis=0)) if len(means) > 1 else np.zeros((0, means.shape[1]), np.float32)
+    zeros = np.zeros_like
+    return np.concatenate([np.hstack([means, zeros(means)]), np.hstack([zeros(changes), changes])])
+
+
+# Candidates compared in one run: (segments, pooling); segments None = per frame (shipped before).
+POOLINGS: dict[str, tuple[int | None, Callable]] = {
+    **{name: (segments, segment_means) for name, segments in CANDIDATES.items()},
+    f"{SEGMENTS} segments + their changes": (SEGMENTS, segments_and_changes),
 }
 BOOTSTRAP = 2000
 RNG_SEED = 0
@@ -83,14 +101,14 @@ def videos_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
 
 
-def ask(question: Question, base: Resources, segments: int | None) -> Answer:
+def ask(question: Question, base: Resources, segments: int | None, pool: Callable = segment_means) -> Answer:
     """The product's answer to ``question`` from a fresh, unsaved copy of the library without its left-out clips,
     with the open-set support pooled over ``segments`` (and that library's floor measured the same way)."""
     settings = base.settings
     index, encoder = open_frame_index(settings.index_dir)
     for clip_id in question.leave_out:
         index.remove(clip_id)
-    library = SegmentLibrary.of(index, segments)
+    library = SegmentLibrary.of(index, segments, pool)
     fusion = with_open_set_floors(base.fusion, calibrate_open_set(index, library))
     resources = dataclasses.replace(base, index=index, encoder=encoder, fusion=fusion, segments=library)
     evidence = gather_evidence(question.path, resources, settings)
@@ -201,7 +219,7 @@ def run_mode(mode: str, clips: Path, settings: Settings) -> list[str]:
         "leave-one-activity-out": leave_one_activity_out_questions(in_class, added),
     }
     for protocol, questions in protocols.items():
-        results = {name: [ask(q, base, segments) for q in questions] for name, segments in CANDIDATES.items()}
+        results = {name: [ask(q, base, *pooling) for q in questions] for name, pooling in POOLINGS.items()}
         known = sum(q.truth is not None for q in questions)
         lines += [
             "",

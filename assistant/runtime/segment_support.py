@@ -16,7 +16,7 @@ question is then one small exact matrix product (no FAISS search): milliseconds.
 """
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,9 +48,11 @@ class SegmentLibrary:
     labels: tuple[str, ...]  # sorted
     starts: np.ndarray  # first row of each label
     rows_of_clip: dict[str, list[int]] = field(repr=False)
+    # (frames, segments) -> the rows a clip is matched by; another pooling is what benchmarks/real.py compares
+    pool: Callable[[np.ndarray, int | None], np.ndarray] = field(default=segment_means, repr=False)
 
     @classmethod
-    def of(cls, index: FrameIndex, segments: int | None = SEGMENTS) -> "SegmentLibrary":
+    def of(cls, index: FrameIndex, segments: int | None = SEGMENTS, pool: Callable = segment_means) -> "SegmentLibrary":
         ids_of_clip: dict[str, list[int]] = defaultdict(list)
         clips_of_label: dict[str, set[str]] = defaultdict(set)
         for vector_id, record in index.records.items():
@@ -65,12 +67,12 @@ class SegmentLibrary:
             labels.append(label)
             starts.append(row)
             for clip_id in clips:  # vector ids grow in the order a clip's frames were added: its time order
-                vectors = segment_means(index.vectors(sorted(ids_of_clip[clip_id])), segments)
+                vectors = pool(index.vectors(sorted(ids_of_clip[clip_id])), segments)
                 pooled.append(vectors)
                 rows_of_clip[clip_id] = list(range(row, row + len(vectors)))
                 row += len(vectors)
         vectors = np.concatenate(pooled) if pooled else np.zeros((0, index.dim), np.float32)
-        return cls(segments, vectors, tuple(labels), np.asarray(starts, dtype=np.int64), dict(rows_of_clip))
+        return cls(segments, vectors, tuple(labels), np.asarray(starts, dtype=np.int64), dict(rows_of_clip), pool)
 
     def support(self, frames: np.ndarray, leave_out: Collection[str] = ()) -> dict[str, float]:
         """Per label: the mean over the clip's segments of each one's best match among that label's segments.
@@ -80,7 +82,7 @@ class SegmentLibrary:
         """
         if not len(self.vectors) or not len(frames):
             return {}
-        similarities = segment_means(frames, self.segments) @ self.vectors.T
+        similarities = self.pool(frames, self.segments) @ self.vectors.T
         hidden = [row for clip_id in leave_out for row in self.rows_of_clip.get(clip_id, ())]
         similarities[:, hidden] = -np.inf
         best = np.maximum.reduceat(similarities, self.starts, axis=1).mean(axis=0)
