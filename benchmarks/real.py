@@ -15,11 +15,11 @@ in the same process (the shipped one and the ones it was chosen against):
   activities left (each recording asked with itself removed, where its activity has another).
 
 A candidate is how the open-set support pools a clip's frames (``segment_support``): per frame
-(what shipped before), or over 1-4 temporal segments. Each library's floor is measured on the
-library itself, as the product does. Printed per protocol and candidate: in-class named right,
-other activities unknown, each with a bootstrap 95 % interval over the questions, the AUROC of the
-open-set score (in-class vs other), then one row per activity. With a set this small the
-intervals are wide: never tune a constant to it.
+(what shipped before), over 1-4 temporal segments, or 3 segments with the changes between them.
+Each library's floor is measured on the library itself, as the product does. Printed per protocol
+and candidate: in-class named right, other activities unknown, each with a bootstrap 95 % interval
+over the questions, the AUROC of the open-set score (in-class vs other), then one row per activity.
+With a set this small the intervals are wide: never tune a constant to it.
 
     python -m benchmarks.real [--clips ../shared/real-clips] [--data-dir var] [--frame-size 128]
 """
@@ -52,14 +52,6 @@ from indexing.frames.frame_index import open_frame_index
 from training.data.sources.types import VIDEO_SUFFIXES
 
 DEFAULT_CLIPS = Path(__file__).resolve().parents[2] / "shared" / "real-clips"
-# Candidate poolings of a clip's frames for the open-set support: None = per frame (shipped before).
-CANDIDATES: dict[str, int | None] = {
-    "per frame (before)": None,
-    "1 segment": 1,
-    "2 segments": 2,
-    f"{SEGMENTS} segments (shipped)": SEGMENTS,
-    "4 segments": 4,
-}
 
 
 def segments_and_changes(frames: np.ndarray, segments: int | None) -> np.ndarray:
@@ -74,7 +66,11 @@ def segments_and_changes(frames: np.ndarray, segments: int | None) -> np.ndarray
 
 # Candidates compared in one run: (segments, pooling); segments None = per frame (shipped before).
 POOLINGS: dict[str, tuple[int | None, Callable]] = {
-    **{name: (segments, segment_means) for name, segments in CANDIDATES.items()},
+    "per frame (before)": (None, segment_means),
+    "1 segment": (1, segment_means),
+    "2 segments": (2, segment_means),
+    f"{SEGMENTS} segments (shipped)": (SEGMENTS, segment_means),
+    "4 segments": (4, segment_means),
     f"{SEGMENTS} segments + their changes": (SEGMENTS, segments_and_changes),
 }
 BOOTSTRAP = 2000
@@ -101,9 +97,9 @@ def videos_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
 
 
-def ask(question: Question, base: Resources, segments: int | None, pool: Callable = segment_means) -> Answer:
+def ask(question: Question, base: Resources, segments: int | None, pool: Callable) -> Answer:
     """The product's answer to ``question`` from a fresh, unsaved copy of the library without its left-out clips,
-    with the open-set support pooled over ``segments`` (and that library's floor measured the same way)."""
+    with the open-set support pooled by ``pool`` over ``segments`` (and that library's floor measured the same way)."""
     settings = base.settings
     index, encoder = open_frame_index(settings.index_dir)
     for clip_id in question.leave_out:

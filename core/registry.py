@@ -1,13 +1,13 @@
 """Tables of named things (models, frame encoders, answer writers) that the files defining them fill.
 
-A file registers what it defines with ``REGISTRY.register(name)`` (as timm's ``register_model``);
+A file registers what it defines with ``REGISTRY.add(name, entry)`` (as timm's ``register_model``);
 the registry knows the package those files live in and imports every module of it before its
 first lookup, so a new file there is found without editing any list.
 """
 
 import importlib
 import pkgutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Generic, TypeVar
 
 from core.errors import AssistantError
@@ -22,15 +22,6 @@ class Registry(Generic[T]):
         self.error = error
         self._entries: dict[str, T] = {}
         self._discovered = False
-
-    def register(self, name: str) -> Callable[[T], T]:
-        """A decorator: ``@MODELS.register("cnn3d")`` over the thing to file under ``name``."""
-
-        def add(entry: T) -> T:
-            self.add(name, entry)
-            return entry
-
-        return add
 
     def add(self, name: str, entry: T) -> None:
         known = self._entries.get(name)
@@ -54,10 +45,6 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[T]:
         return iter([entry for _, entry in self.items()])
-
-    def __contains__(self, name: object) -> bool:
-        self._discover()
-        return name in self._entries
 
     def _discover(self) -> None:
         if self._discovered:

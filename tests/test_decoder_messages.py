@@ -12,6 +12,7 @@ import pytest
 import video.decoding as decoding
 from core.errors import VideoTooLargeError
 from testkit.fuzz import avi_claims_frames, bit_flips_in_body, write_bases
+from testkit.watched_opencv import watched_opencv
 from video.decoder_log import DECODER_LINE, captured_stderr
 from video.decoding import VideoLimits, decode_video
 from video.ffmpeg_stream import FfmpegStream
@@ -88,30 +89,6 @@ def test_a_header_claiming_two_billion_frames_is_read_for_what_it_holds(bases, t
         decode_video(path, num_frames=8, size=32, limits=VideoLimits(max_duration_s=3))
 
 
-class _CountingStream(decoding._Stream):
-    """The decoder's OpenCV stream, counting the frames it grabs (over every stream opened)."""
-
-    grabbed = 0
-
-    def _open(self, path):
-        super()._open(path)
-        grab = self.capture.grab
-
-        def counted() -> bool:
-            type(self).grabbed += 1
-            return grab()
-
-        self.capture = _Wrapped(self.capture, grab=counted)
-
-
-class _Wrapped:
-    def __init__(self, capture, **overrides):
-        self._capture, self._overrides = capture, overrides
-
-    def __getattr__(self, name: str):
-        return self._overrides.get(name) or getattr(self._capture, name)
-
-
 def test_a_really_long_video_is_refused_without_reading_it_through(tmp_path, monkeypatch):
     """Twenty minutes at 25 fps: the header says so, and a frame decodes past 600 s (one ffmpeg probe
     that seeks there): the stream is refused before OpenCV reads a frame."""
@@ -119,7 +96,7 @@ def test_a_really_long_video_is_refused_without_reading_it_through(tmp_path, mon
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=32x32:rate=25"]
     command += ["-t", "1200", "-c:v", "libx264", "-preset", "ultrafast", "-g", "250", str(path)]
     subprocess.run(command, check=True, timeout=120)
-    monkeypatch.setattr(decoding, "_Stream", type("Counting", (_CountingStream,), {"grabbed": 0}))
+    monkeypatch.setattr(decoding, "_Stream", watched_opencv())
     with pytest.raises(VideoTooLargeError, match="long.mp4: longer than the 600 s limit"):
         decode_video(path, num_frames=8, size=32, limits=VideoLimits(max_duration_s=600))
     refused_after = decoding._Stream.grabbed

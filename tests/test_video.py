@@ -13,6 +13,7 @@ import pytest
 import video.decoding as video_module
 from core.errors import VideoError, VideoTooLargeError
 from testkit.synthetic import motion_frames, write_ffmpeg, write_opencv, write_phone_like_vfr
+from testkit.watched_opencv import watched_opencv
 from video.decoding import (
     VideoLimits,
     decode_video,
@@ -115,33 +116,6 @@ def test_variable_frame_rate_video_keeps_its_true_times_and_windows(tmp_path):
     assert gaps.max() - gaps.min() <= 0.21
 
 
-class _GrabLimit:
-    """An OpenCV capture whose ``grab()`` fails after ``frames`` frames, as a build without the codec
-    fails at the first (``frames=0``) or as one that gives up at a damaged packet fails part-way."""
-
-    def __init__(self, capture: cv2.VideoCapture, frames: int):
-        self._capture, self._left = capture, frames
-
-    def grab(self) -> bool:
-        self._left -= 1
-        return self._left >= 0 and self._capture.grab()
-
-    def __getattr__(self, name: str):
-        return getattr(self._capture, name)
-
-
-def opencv_that_stops_after(frames: int) -> type:
-    """The decoder's OpenCV stream, made to stop after ``frames``: what the ffmpeg fallback is for,
-    whatever the installed OpenCV build can decode."""
-
-    class Stopping(video_module._Stream):
-        def _open(self, path):
-            super()._open(path)
-            self.capture = _GrabLimit(self.capture, frames)
-
-    return Stopping
-
-
 def _same_reading(first, second, grey_tolerance: float) -> None:
     """Two decodes of one file agree: the same frames sampled, at the same times, with the same pixels."""
     assert first.info.frame_count == second.info.frame_count
@@ -156,7 +130,7 @@ def _same_reading(first, second, grey_tolerance: float) -> None:
 def test_av1_which_opencv_cannot_decode_is_read_through_ffmpeg(tmp_path, monkeypatch):
     grey = np.stack([np.full((48, 64, 3), 6 * i, np.uint8) for i in range(40)])
     path = write_ffmpeg(tmp_path / "clip.mkv", grey, fps=20, codec_args=("-c:v", "libsvtav1", "-preset", "12"))
-    monkeypatch.setattr(video_module, "_Stream", opencv_that_stops_after(0))  # an OpenCV build without AV1
+    monkeypatch.setattr(video_module, "_Stream", watched_opencv(0))  # an OpenCV build without AV1
     video = decode_video(path, num_frames=5, size=16)
     info = video.info
     assert (info.width, info.height, info.frame_count, info.fps, info.duration_s) == (64, 48, 40, 20.0, 2.0)
@@ -170,7 +144,7 @@ def test_av1_which_opencv_cannot_decode_is_read_through_ffmpeg(tmp_path, monkeyp
 def test_variable_frame_rate_av1_through_ffmpeg_keeps_its_true_times(tmp_path, monkeypatch):
     """The fallback's pipe carries no timestamps: the packets' presentation times time the frames."""
     path, shown = write_phone_like_vfr(tmp_path / "phone.mp4", codec=("-c:v", "libsvtav1", "-preset", "12"))
-    monkeypatch.setattr(video_module, "_Stream", opencv_that_stops_after(0))
+    monkeypatch.setattr(video_module, "_Stream", watched_opencv(0))
     video = decode_windows(path, window_s=2.0, stride_s=1.0, num_frames=4, size=16)
     assert video.info.variable_rate and video.info.frame_count == 80
     assert video.info.duration_s == pytest.approx(6.0, abs=0.01)
@@ -192,7 +166,7 @@ def test_opencv_and_the_ffmpeg_fallback_give_the_same_frames_and_times(tmp_path,
 
     through_opencv = read()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(video_module, "_Stream", opencv_that_stops_after(0))
+        patch.setattr(video_module, "_Stream", watched_opencv(0))
         through_ffmpeg = read()
     _same_reading(through_opencv, through_ffmpeg, grey_tolerance=2)
     assert through_opencv.info.variable_rate and through_ffmpeg.info.variable_rate  # times from the stamps
@@ -226,7 +200,7 @@ def test_a_video_damaged_in_the_middle_is_read_past_the_damage(tmp_path):
     damaged = tmp_path / "damaged.mp4"
     damaged.write_bytes(bytes(data))
     with pytest.MonkeyPatch.context() as patch:  # an OpenCV that gives up at the damage, as 4.x builds do
-        patch.setattr(video_module, "_Stream", opencv_that_stops_after(20))
+        patch.setattr(video_module, "_Stream", watched_opencv(20))
         video = decode_video(damaged, num_frames=8, size=32)
     assert 60 <= video.info.frame_count < 90  # ffmpeg skips the damaged packets and reads on
     assert "the usual decoder stopped after 20 of 90 frames" in video.info.note  # and the answer says what was lost

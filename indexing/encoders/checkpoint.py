@@ -49,7 +49,7 @@ def _cache_key(name: str) -> tuple:
     path = Path(name[len(PREFIX) :]).resolve()
     stat = path.stat() if path.is_file() else None
     # A retrained checkpoint saved over the old file must not be served from the cache.
-    return (PREFIX, str(path), stat and (stat.st_mtime_ns, stat.st_size))
+    return (str(path), stat and (stat.st_mtime_ns, stat.st_size))
 
 
 ENCODER_FAMILIES.add(

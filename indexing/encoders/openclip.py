@@ -51,7 +51,7 @@ ENCODER_FAMILIES.add(
     EncoderFamily(
         owns=prefixed(PREFIX),
         build=clip_encoder,
-        cache_key=lambda name: (PREFIX, clip_spec_from_name(name)),
+        cache_key=clip_spec_from_name,
         examples=(f"{PREFIX}ViT-B-32",),
     ),
 )
