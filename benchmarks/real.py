@@ -15,7 +15,8 @@ in the same process (the shipped one and the ones it was chosen against):
   activities left (each recording asked with itself removed, where its activity has another).
 
 A candidate is how the open-set support pools a clip's frames (``segment_support``): per frame
-(what shipped before), over 1-4 temporal segments, or 3 segments with the changes between them.
+(what shipped before), over 1-4 temporal segments, 3 segments with the changes between them, or (on
+EfficientNet-Lite0 features) 3 segments of the frames' ImageNet class-score profiles.
 Each library's floor is measured on the library itself, as the product does. Printed per protocol
 and candidate: in-class named right, other activities unknown, each with a bootstrap 95 % interval
 over the questions, the AUROC of the open-set score (in-class vs other), then one row per activity.
@@ -26,6 +27,7 @@ With a set this small the intervals are wide: never tune a constant to it.
 
 import argparse
 import dataclasses
+import functools
 import shutil
 import tempfile
 from collections import defaultdict
@@ -50,6 +52,7 @@ from core.settings import Settings
 from indexing.encoders.base import l2_normalise
 from indexing.frames.frame_index import open_frame_index
 from training.data.sources.types import VIDEO_SUFFIXES
+from training.models.zoo.effnet_frames import shipped_weights_path
 
 DEFAULT_CLIPS = Path(__file__).resolve().parents[2] / "shared" / "real-clips"
 
@@ -64,6 +67,21 @@ def segments_and_changes(frames: np.ndarray, segments: int | None) -> np.ndarray
     return np.concatenate([np.hstack([means, zeros(means)]), np.hstack([zeros(changes), changes])])
 
 
+@functools.cache
+def imagenet_classifier() -> np.ndarray:
+    """EfficientNet-Lite0's ImageNet classifier weights (1000, 1280): the directions that tell 1000 everyday
+    objects and scenes apart, installed with the encoder's weights."""
+    return torch.load(shipped_weights_path(), map_location="cpu")["_fc.weight"].numpy().astype(np.float32)
+
+
+def imagenet_class_segments(frames: np.ndarray, segments: int | None) -> np.ndarray:
+    """Frames as their ImageNet class-score profiles (logits of the unit features, centred over the classes, unit
+    length), then segment means: a generic "what is in view" prior in place of the raw feature geometry, where
+    the shared "sports hall" directions weigh only as much as they tell ImageNet's classes apart."""
+    scores = np.asarray(frames, dtype=np.float32) @ imagenet_classifier().T
+    return segment_means(l2_normalise(scores - scores.mean(axis=1, keepdims=True)), segments)
+
+
 # Candidates compared in one run: (segments, pooling); segments None = per frame (shipped before).
 POOLINGS: dict[str, tuple[int | None, Callable]] = {
     "per frame (before)": (None, segment_means),
@@ -73,6 +91,16 @@ POOLINGS: dict[str, tuple[int | None, Callable]] = {
     "4 segments": (4, segment_means),
     f"{SEGMENTS} segments + their changes": (SEGMENTS, segments_and_changes),
 }
+# Only for an index of EfficientNet-Lite0 ImageNet features (the few-shot default), whose classifier it reads.
+IMAGENET_POOLINGS: dict[str, tuple[int | None, Callable]] = {
+    f"{SEGMENTS} segments of ImageNet class scores": (SEGMENTS, imagenet_class_segments),
+}
+
+
+def candidates(encoder_name: str) -> dict[str, tuple[int | None, Callable]]:
+    return POOLINGS | (IMAGENET_POOLINGS if encoder_name.split("@")[0].split("+")[0] == "effnet_lite0" else {})
+
+
 BOOTSTRAP = 2000
 RNG_SEED = 0
 
@@ -214,8 +242,9 @@ def run_mode(mode: str, clips: Path, settings: Settings) -> list[str]:
         "held-out": held_out_questions(in_class, added, others),
         "leave-one-activity-out": leave_one_activity_out_questions(in_class, added),
     }
+    poolings = candidates(base.encoder.name)
     for protocol, questions in protocols.items():
-        results = {name: [ask(q, base, *pooling) for q in questions] for name, pooling in POOLINGS.items()}
+        results = {name: [ask(q, base, *pooling) for q in questions] for name, pooling in poolings.items()}
         known = sum(q.truth is not None for q in questions)
         lines += [
             "",
