@@ -15,8 +15,9 @@ in the same process (the shipped one and the ones it was chosen against):
   activities left (each recording asked with itself removed, where its activity has another).
 
 A candidate is how the open-set support pools a clip's frames (``segment_support``): per frame
-(what shipped before), over 1-4 temporal segments, 3 segments with the changes between them, or (on
-EfficientNet-Lite0 features) 3 segments of the frames' ImageNet class-score profiles.
+(what shipped before), over 1-4 temporal segments, 3 segments with the changes between them, 3 segments
+of frames centred (and whitened) on the library a question is asked of, or (on EfficientNet-Lite0
+features) 3 segments of the frames' ImageNet class-score profiles.
 Each library's floor is measured on the library itself, as the product does. Printed per protocol
 and candidate: in-class named right, other activities unknown, each with a bootstrap 95 % interval
 over the questions, the AUROC of the open-set score (in-class vs other), then one row per activity.
@@ -38,6 +39,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from sklearn.covariance import LedoitWolf
 from sklearn.metrics import roc_auc_score
 
 from assistant.analysis.gather import gather_evidence
@@ -50,7 +52,7 @@ from assistant.runtime.segment_support import SEGMENTS, SegmentLibrary, segment_
 from core.labels import NEGATIVE_FOLDERS
 from core.settings import Settings
 from indexing.encoders.base import l2_normalise
-from indexing.frames.frame_index import open_frame_index
+from indexing.frames.frame_index import FrameIndex, open_frame_index
 from training.data.sources.types import VIDEO_SUFFIXES
 from training.models.zoo.effnet_frames import shipped_weights_path
 
@@ -82,22 +84,68 @@ def imagenet_class_segments(frames: np.ndarray, segments: int | None) -> np.ndar
     return segment_means(l2_normalise(scores - scores.mean(axis=1, keepdims=True)), segments)
 
 
-# Candidates compared in one run: (segments, pooling); segments None = per frame (shipped before).
-POOLINGS: dict[str, tuple[int | None, Callable]] = {
-    "per frame (before)": (None, segment_means),
-    "1 segment": (1, segment_means),
-    "2 segments": (2, segment_means),
-    f"{SEGMENTS} segments (shipped)": (SEGMENTS, segment_means),
-    "4 segments": (4, segment_means),
-    f"{SEGMENTS} segments + their changes": (SEGMENTS, segments_and_changes),
+def clip_weighted_frames(index: FrameIndex) -> np.ndarray:
+    """The library's unit frame vectors, each clip's repeated so that every clip weighs the same (a long
+    example video is not the library's mean on its own)."""
+    by_clip: dict[str, list[int]] = defaultdict(list)
+    for vector_id, record in index.records.items():
+        by_clip[record.clip_id].append(vector_id)
+    most = max(len(ids) for ids in by_clip.values())
+    return np.concatenate([index.vectors(np.resize(sorted(ids), most)) for ids in by_clip.values()])
+
+
+def centred_on(library_frames: np.ndarray) -> Callable:
+    """Frames centred on the library's mean frame and renormalised before pooling (CL2N, SimpleShot: Wang et al.
+    2019): the direction every clip of the library shares (the "sports hall") no longer counts as a match."""
+    mean = library_frames.mean(axis=0)
+
+    def pool(frames: np.ndarray, segments: int | None) -> np.ndarray:
+        return segment_means(l2_normalise(np.asarray(frames, np.float32) - mean), segments)
+
+    return pool
+
+
+def whitened_on(library_frames: np.ndarray) -> Callable:
+    """Centred, then whitened with the library frames' shrunk covariance (Ledoit-Wolf): directions along which
+    the library's frames vary most (scene, lighting) weigh as much as the rest."""
+    mean = library_frames.mean(axis=0)
+    values, vectors = np.linalg.eigh(LedoitWolf().fit(library_frames).covariance_)
+    whitening = (vectors / np.sqrt(np.maximum(values, 1e-12))).astype(np.float32)
+
+    def pool(frames: np.ndarray, segments: int | None) -> np.ndarray:
+        return segment_means(l2_normalise((np.asarray(frames, np.float32) - mean) @ whitening), segments)
+
+    return pool
+
+
+def fitted(pool_of: Callable[[np.ndarray], Callable]) -> Callable[[FrameIndex], Callable]:
+    """A pooling fitted on the frames of the library a question is asked of (without its left-out clips)."""
+    return lambda index: pool_of(clip_weighted_frames(index))
+
+
+def fixed(pool: Callable) -> Callable[[FrameIndex], Callable]:
+    return lambda index: pool
+
+
+# Candidates compared in one run: (segments, the pooling fitted on the library a question is asked of);
+# segments None = per frame (shipped before).
+POOLINGS: dict[str, tuple[int | None, Callable[[FrameIndex], Callable]]] = {
+    "per frame (before)": (None, fixed(segment_means)),
+    "1 segment": (1, fixed(segment_means)),
+    "2 segments": (2, fixed(segment_means)),
+    f"{SEGMENTS} segments (shipped)": (SEGMENTS, fixed(segment_means)),
+    "4 segments": (4, fixed(segment_means)),
+    f"{SEGMENTS} segments + their changes": (SEGMENTS, fixed(segments_and_changes)),
+    f"{SEGMENTS} segments, centred on the library": (SEGMENTS, fitted(centred_on)),
+    f"{SEGMENTS} segments, centred and whitened on the library": (SEGMENTS, fitted(whitened_on)),
 }
 # Only for an index of EfficientNet-Lite0 ImageNet features (the few-shot default), whose classifier it reads.
-IMAGENET_POOLINGS: dict[str, tuple[int | None, Callable]] = {
-    f"{SEGMENTS} segments of ImageNet class scores": (SEGMENTS, imagenet_class_segments),
+IMAGENET_POOLINGS: dict[str, tuple[int | None, Callable[[FrameIndex], Callable]]] = {
+    f"{SEGMENTS} segments of ImageNet class scores": (SEGMENTS, fixed(imagenet_class_segments)),
 }
 
 
-def candidates(encoder_name: str) -> dict[str, tuple[int | None, Callable]]:
+def candidates(encoder_name: str) -> dict[str, tuple[int | None, Callable[[FrameIndex], Callable]]]:
     return POOLINGS | (IMAGENET_POOLINGS if encoder_name.split("@")[0].split("+")[0] == "effnet_lite0" else {})
 
 
@@ -125,14 +173,15 @@ def videos_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
 
 
-def ask(question: Question, base: Resources, segments: int | None, pool: Callable) -> Answer:
+def ask(question: Question, base: Resources, segments: int | None, fit: Callable[[FrameIndex], Callable]) -> Answer:
     """The product's answer to ``question`` from a fresh, unsaved copy of the library without its left-out clips,
-    with the open-set support pooled by ``pool`` over ``segments`` (and that library's floor measured the same way)."""
+    with the open-set support pooled over ``segments`` by the pooling ``fit`` makes of that library (and its
+    floor measured the same way)."""
     settings = base.settings
     index, encoder = open_frame_index(settings.index_dir)
     for clip_id in question.leave_out:
         index.remove(clip_id)
-    library = SegmentLibrary.of(index, segments, pool)
+    library = SegmentLibrary.of(index, segments, fit(index))
     fusion = with_open_set_floors(base.fusion, calibrate_open_set(index, library))
     resources = dataclasses.replace(base, index=index, encoder=encoder, fusion=fusion, segments=library)
     evidence = gather_evidence(question.path, resources, settings)

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.real import held_out_questions, imagenet_class_segments, leave_one_activity_out_questions
+from benchmarks.real import (
+    centred_on,
+    held_out_questions,
+    imagenet_class_segments,
+    leave_one_activity_out_questions,
+    whitened_on,
+)
+from indexing.encoders.base import l2_normalise
 
 IN_CLASS = {
     "GolfSwing": [Path("GolfSwing/a.mp4"), Path("GolfSwing/b.mp4")],
@@ -59,3 +66,34 @@ def test_the_imagenet_class_score_candidate_pools_unit_class_profiles():
     assert pooled.shape == (3, 1000)
     np.testing.assert_allclose(np.linalg.norm(pooled, axis=1), 1.0, rtol=1e-5)
     np.testing.assert_allclose(pooled.sum(axis=1), 0.0, atol=1e-4)  # centred over the classes
+
+
+def _hall_library(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(the shared "sports hall" direction, 3 clips x 8 frames of unit vectors: the hall plus each clip's own
+    activity direction and noise)."""
+    hall, *activities = np.eye(64, dtype=np.float32)[:4]
+    frames = [3 * hall + activity + 0.05 * rng.standard_normal((8, 64)) for activity in activities]
+    return hall, l2_normalise(np.concatenate(frames).astype(np.float32))
+
+
+def test_centring_on_the_library_removes_the_direction_every_clip_shares():
+    hall, library = _hall_library(np.random.default_rng(1))
+    first, second = library[:8], library[8:16]
+    raw = segment_cosine(first, second, lambda frames, segments: l2_normalise(frames.mean(axis=0, keepdims=True)))
+    pool = centred_on(library)
+    assert raw > 0.85  # two activities in one hall look alike
+    assert segment_cosine(first, second, pool) < 0.0  # once the hall is removed they do not
+    assert np.abs(pool(first, 3) @ hall).max() < 0.2
+    np.testing.assert_allclose(np.linalg.norm(pool(first, 3), axis=1), 1.0, rtol=1e-5)
+
+
+def test_whitening_on_the_library_keeps_unit_segments_and_separates_its_clips():
+    _, library = _hall_library(np.random.default_rng(2))
+    pool = whitened_on(library)
+    assert pool(library[:8], 3).shape == (3, 64)
+    np.testing.assert_allclose(np.linalg.norm(pool(library[:8], 3), axis=1), 1.0, rtol=1e-5)
+    assert segment_cosine(library[:8], library[8:16], pool) < 0.0
+
+
+def segment_cosine(first: np.ndarray, second: np.ndarray, pool) -> float:
+    return float((pool(first, 1) @ pool(second, 1).T).item())
