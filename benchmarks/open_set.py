@@ -1,8 +1,8 @@
 """What the open-set support costs: the pooled library and its floor per snapshot, the support per answer.
 
 A synthetic index of ``--clips`` clips of ``--activities`` activities (8 frames of 1280-d unit vectors,
-EfficientNet-Lite0's size; 5 clips per recording) is pooled per frame (what shipped before) and over
-``SEGMENTS`` temporal segments (shipped), in one process, side by side.
+EfficientNet-Lite0's size; 5 clips per recording) is pooled per frame, over ``SEGMENTS`` temporal
+segments (before) and over the segments and the changes between them (shipped), in one process, side by side.
 
     python -m benchmarks.open_set [--clips 1000] [--activities 10]
 """
@@ -14,7 +14,13 @@ import time
 import numpy as np
 
 from assistant.runtime.open_set import calibrate_open_set
-from assistant.runtime.segment_support import SEGMENTS, SegmentLibrary
+from assistant.runtime.segment_support import (
+    SEGMENTS,
+    SegmentLibrary,
+    in_one_space,
+    segment_means,
+    segments_and_changes,
+)
 from indexing.encoders.base import l2_normalise
 from indexing.frames.frame_index import FrameIndex, FrameRecord, FrameSampling
 from indexing.frames.index_types import choose_index_type
@@ -49,9 +55,14 @@ def main() -> None:
     args = parser.parse_args()
     index = synthetic_index(args.clips, args.activities)
     query = l2_normalise(np.random.default_rng(1).normal(size=(FRAMES, DIM))).astype(np.float32)
-    for name, segments in (("per frame (before)", None), (f"{SEGMENTS} segments (shipped)", SEGMENTS)):
+    poolings = {
+        "per frame": (None, in_one_space(segment_means)),
+        f"{SEGMENTS} segments (before)": (SEGMENTS, in_one_space(segment_means)),
+        f"{SEGMENTS} segments + their changes (shipped)": (SEGMENTS, segments_and_changes),
+    }
+    for name, (segments, pool) in poolings.items():
         start = time.perf_counter()
-        library = SegmentLibrary.of(index, segments)
+        library = SegmentLibrary.of(index, segments, pool)
         pooled = time.perf_counter()
         calibrate_open_set(index, library)
         floored = time.perf_counter()

@@ -14,8 +14,9 @@ in the same process (the shipped one and the ones it was chosen against):
   as clips of another activity ("unknown" is right), beside the in-class questions of the
   activities left (each recording asked with itself removed, where its activity has another).
 
-A candidate is how the open-set support pools a clip's frames (``segment_support``): per frame
-(what shipped before), over 1-4 temporal segments, 3 segments with the changes between them, 3 segments
+A candidate is how the open-set support pools a clip's frames (``segment_support``): per frame,
+over 1-4 temporal segments, 3 segments with the changes between them (always, or unless the library's own
+recordings reject more with them: shipped, ``open_set_pooling``), 3 segments
 of frames centred (and whitened) on the library a question is asked of, or (on EfficientNet-Lite0
 features) 3 segments of the frames' ImageNet class-score profiles.
 Each library's floor is measured on the library itself, as the product does. Printed per protocol
@@ -46,9 +47,16 @@ from assistant.analysis.gather import gather_evidence
 from assistant.fusion import open_set_score
 from assistant.jobs.example_clips import add_example_clips
 from assistant.runtime.calibration import with_open_set_floors
-from assistant.runtime.open_set import calibrate_open_set
+from assistant.runtime.open_set import OpenSetCalibration, calibrate_open_set
+from assistant.runtime.open_set_pooling import open_set_library
 from assistant.runtime.resources import Resources
-from assistant.runtime.segment_support import SEGMENTS, SegmentLibrary, segment_means
+from assistant.runtime.segment_support import (
+    SEGMENTS,
+    SegmentLibrary,
+    in_one_space,
+    segment_means,
+    segments_and_changes,
+)
 from core.labels import NEGATIVE_FOLDERS
 from core.settings import Settings
 from indexing.encoders.base import l2_normalise
@@ -57,16 +65,6 @@ from training.data.sources.types import VIDEO_SUFFIXES
 from training.models.zoo.effnet_frames import shipped_weights_path
 
 DEFAULT_CLIPS = Path(__file__).resolve().parents[2] / "shared" / "real-clips"
-
-
-def segments_and_changes(frames: np.ndarray, segments: int | None) -> np.ndarray:
-    """The segment means, and the change from each segment to the next (a unit vector) as rows of their own
-    space: [mean, 0] and [0, change], so a change is only ever compared with a change (look-alike scenes with
-    another motion change differently)."""
-    means = segment_means(frames, segments)
-    changes = l2_normalise(np.diff(means, axis=0)) if len(means) > 1 else np.zeros((0, means.shape[1]), np.float32)
-    zeros = np.zeros_like
-    return np.concatenate([np.hstack([means, zeros(means)]), np.hstack([zeros(changes), changes])])
 
 
 @functools.cache
@@ -118,35 +116,56 @@ def whitened_on(library_frames: np.ndarray) -> Callable:
     return pool
 
 
+# A candidate: the library a question is asked of -> its clips pooled for the open-set support, and the floor.
+Candidate = Callable[[FrameIndex], tuple[SegmentLibrary, OpenSetCalibration]]
+
+
+def pooled(segments: int | None, fit: Callable[[FrameIndex], Callable]) -> Candidate:
+    """Every library pooled over ``segments`` by what ``fit`` makes of it, its floor measured the same way."""
+
+    def candidate(index: FrameIndex) -> tuple[SegmentLibrary, OpenSetCalibration]:
+        library = SegmentLibrary.of(index, segments, fit(index))
+        return library, calibrate_open_set(index, library)
+
+    return candidate
+
+
 def fitted(pool_of: Callable[[np.ndarray], Callable]) -> Callable[[FrameIndex], Callable]:
-    """A pooling fitted on the frames of the library a question is asked of (without its left-out clips)."""
-    return lambda index: pool_of(clip_weighted_frames(index))
+    """A pooling of one space fitted on the frames of the library a question is asked of (without its left-out
+    clips)."""
+    return lambda index: in_one_space(pool_of(clip_weighted_frames(index)))
 
 
 def fixed(pool: Callable) -> Callable[[FrameIndex], Callable]:
+    """A pooling of one space (segment means and the like) for every library."""
+    return lambda index: in_one_space(pool)
+
+
+def own_spaces(pool: Callable) -> Callable[[FrameIndex], Callable]:
+    """A pooling that makes its own spaces (``segment_support.Pooled``), for every library."""
     return lambda index: pool
 
 
-# Candidates compared in one run: (segments, the pooling fitted on the library a question is asked of);
-# segments None = per frame (shipped before).
-POOLINGS: dict[str, tuple[int | None, Callable[[FrameIndex], Callable]]] = {
-    "per frame (before)": (None, fixed(segment_means)),
-    "1 segment": (1, fixed(segment_means)),
-    "2 segments": (2, fixed(segment_means)),
-    f"{SEGMENTS} segments (shipped)": (SEGMENTS, fixed(segment_means)),
-    "4 segments": (4, fixed(segment_means)),
-    f"{SEGMENTS} segments + their changes": (SEGMENTS, fixed(segments_and_changes)),
-    f"{SEGMENTS} segments, centred on the library": (SEGMENTS, fitted(centred_on)),
-    f"{SEGMENTS} segments, centred and whitened on the library": (SEGMENTS, fitted(whitened_on)),
+# Candidates compared in one run; segments None = per frame (shipped two releases ago).
+CANDIDATES: dict[str, Candidate] = {
+    "per frame": pooled(None, fixed(segment_means)),
+    "1 segment": pooled(1, fixed(segment_means)),
+    "2 segments": pooled(2, fixed(segment_means)),
+    f"{SEGMENTS} segments (before)": pooled(SEGMENTS, fixed(segment_means)),
+    "4 segments": pooled(4, fixed(segment_means)),
+    f"{SEGMENTS} segments + their changes, always": pooled(SEGMENTS, own_spaces(segments_and_changes)),
+    f"{SEGMENTS} segments + their changes unless the library rejects more (shipped)": open_set_library,
+    f"{SEGMENTS} segments, centred on the library": pooled(SEGMENTS, fitted(centred_on)),
+    f"{SEGMENTS} segments, centred and whitened on the library": pooled(SEGMENTS, fitted(whitened_on)),
 }
 # Only for an index of EfficientNet-Lite0 ImageNet features (the few-shot default), whose classifier it reads.
-IMAGENET_POOLINGS: dict[str, tuple[int | None, Callable[[FrameIndex], Callable]]] = {
-    f"{SEGMENTS} segments of ImageNet class scores": (SEGMENTS, fixed(imagenet_class_segments)),
+IMAGENET_CANDIDATES: dict[str, Candidate] = {
+    f"{SEGMENTS} segments of ImageNet class scores": pooled(SEGMENTS, fixed(imagenet_class_segments)),
 }
 
 
-def candidates(encoder_name: str) -> dict[str, tuple[int | None, Callable[[FrameIndex], Callable]]]:
-    return POOLINGS | (IMAGENET_POOLINGS if encoder_name.split("@")[0].split("+")[0] == "effnet_lite0" else {})
+def candidates(encoder_name: str) -> dict[str, Candidate]:
+    return CANDIDATES | (IMAGENET_CANDIDATES if encoder_name.split("@")[0].split("+")[0] == "effnet_lite0" else {})
 
 
 BOOTSTRAP = 2000
@@ -173,16 +192,15 @@ def videos_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
 
 
-def ask(question: Question, base: Resources, segments: int | None, fit: Callable[[FrameIndex], Callable]) -> Answer:
+def ask(question: Question, base: Resources, candidate: Candidate) -> Answer:
     """The product's answer to ``question`` from a fresh, unsaved copy of the library without its left-out clips,
-    with the open-set support pooled over ``segments`` by the pooling ``fit`` makes of that library (and its
-    floor measured the same way)."""
+    with the open-set support and its floor as ``candidate`` makes them of that library."""
     settings = base.settings
     index, encoder = open_frame_index(settings.index_dir)
     for clip_id in question.leave_out:
         index.remove(clip_id)
-    library = SegmentLibrary.of(index, segments, fit(index))
-    fusion = with_open_set_floors(base.fusion, calibrate_open_set(index, library))
+    library, open_set = candidate(index)
+    fusion = with_open_set_floors(base.fusion, open_set)
     resources = dataclasses.replace(base, index=index, encoder=encoder, fusion=fusion, segments=library)
     evidence = gather_evidence(question.path, resources, settings)
     support = {s.label: s.probability for s in evidence.retrieval.support} if evidence.retrieval else {}
@@ -291,9 +309,9 @@ def run_mode(mode: str, clips: Path, settings: Settings) -> list[str]:
         "held-out": held_out_questions(in_class, added, others),
         "leave-one-activity-out": leave_one_activity_out_questions(in_class, added),
     }
-    poolings = candidates(base.encoder.name)
+    compared = candidates(base.encoder.name)
     for protocol, questions in protocols.items():
-        results = {name: [ask(q, base, *pooling) for q in questions] for name, pooling in poolings.items()}
+        results = {name: [ask(q, base, candidate) for q in questions] for name, candidate in compared.items()}
         known = sum(q.truth is not None for q in questions)
         lines += [
             "",

@@ -13,7 +13,15 @@ import pytest
 
 from assistant.fusion import open_set_score
 from assistant.runtime.open_set import applied_floor, calibrate_open_set
-from assistant.runtime.segment_support import SEGMENTS, SegmentLibrary, segment_means
+from assistant.runtime.segment_support import (
+    CHANGES,
+    MEANS,
+    SEGMENTS,
+    SegmentLibrary,
+    in_one_space,
+    segment_means,
+    segments_and_changes,
+)
 from indexing.encoders.base import l2_normalise
 from indexing.frames.frame_index import FrameIndex, FrameRecord, FrameSampling
 from indexing.frames.index_types import choose_index_type
@@ -84,10 +92,24 @@ def test_segment_means_pool_consecutive_frames_into_unit_vectors():
     np.testing.assert_array_equal(segment_means(frames, None), frames)  # None: the frames themselves
 
 
+def test_the_changes_between_segments_are_unit_rows_of_their_own_space():
+    frames = l2_normalise(np.eye(6, DIM))
+    rows, spaces = segments_and_changes(frames)
+    np.testing.assert_array_equal(spaces, [MEANS] * 3 + [CHANGES] * 2)
+    np.testing.assert_allclose(rows[:3], segment_means(frames, 3))
+    np.testing.assert_allclose(rows[3, :4], [-0.5, -0.5, 0.5, 0.5], rtol=1e-6)  # segment 0 -> segment 1
+    np.testing.assert_allclose(np.linalg.norm(rows, axis=1), 1.0, rtol=1e-6)
+    one_frame_rows, one_frame_spaces = segments_and_changes(frames[:1])
+    assert one_frame_rows.shape == (1, DIM) and list(one_frame_spaces) == [MEANS]  # nothing changes
+    still, still_spaces = segments_and_changes(np.repeat(frames[:1], 6, axis=0))
+    np.testing.assert_array_equal(still[still_spaces == CHANGES], 0.0)  # no motion: changes that match nothing
+
+
 def test_a_look_alike_in_the_same_place_matches_per_frame_as_well_as_a_new_recording_but_not_by_segments(
     world, library
 ):
-    per_frame, segments = SegmentLibrary.of(library, None), SegmentLibrary.of(library)
+    per_frame = SegmentLibrary.of(library, None, in_one_space(segment_means))
+    segments = SegmentLibrary.of(library)
     assert segments.segments == SEGMENTS == 3
     new = [recording(world, "Basketball") for _ in range(5)]
     other = look_alike(world)

@@ -54,6 +54,7 @@ class OpenSetCalibration:
     impostor: tuple[float, ...]  # best scores of recordings asked with their own activity left out
     recordings: int
     false_accept: float
+    pooling: str = "the segments and the changes between them"  # how the support pooled clips (``open_set_pooling``)
 
     @property
     def known_rejected(self) -> float | None:
@@ -71,7 +72,8 @@ class OpenSetCalibration:
                 "recordings of known activities unknown (their frames do not tell the activities apart)"
             )
         text = (
-            f"open-set floor {self.floor:.3f} (support + lead over the next activity), from {self.recordings} "
+            f"open-set floor {self.floor:.3f} (support + lead over the next activity; support over {self.pooling}), "
+            f"from {self.recordings} "
             f"recordings each asked with itself left out (at most {self.false_accept:.0%} of clips of "
             "activities outside the library reach it)"
         )

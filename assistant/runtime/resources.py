@@ -27,7 +27,7 @@ from assistant.fusion import DEFAULT_FUSION
 from assistant.runtime.active_checkpoint import find_active_checkpoint
 from assistant.runtime.bundle import BUNDLE_FILE, Bundle
 from assistant.runtime.calibration import calibration_path, load_fusion, with_open_set_floors
-from assistant.runtime.open_set import calibrate_open_set
+from assistant.runtime.open_set_pooling import open_set_library
 from assistant.runtime.segment_support import SegmentLibrary
 from core.cli import FULL_INSTALL
 from core.errors import AssistantError
@@ -206,9 +206,10 @@ class Resources:
         if kb is None:
             missing.append(missing_part(settings, "knowledge base", shared_kb.error or "unavailable"))
         fusion = _load_fusion(settings, checkpoint, index, notes, any_model=classifier is not None or index is not None)
-        segments = SegmentLibrary.of(index) if index is not None else None
+        segments = None
         if index is not None:
-            fusion = with_open_set_floors(fusion, calibrate_open_set(index, segments))
+            segments, open_set = open_set_library(index)
+            fusion = with_open_set_floors(fusion, open_set)
         return cls(
             settings=settings,
             classifier=classifier,
