@@ -47,8 +47,8 @@ from assistant.analysis.gather import gather_evidence
 from assistant.fusion import open_set_score
 from assistant.jobs.example_clips import add_example_clips
 from assistant.runtime.calibration import with_open_set_floors
-from assistant.runtime.open_set import OpenSetCalibration, calibrate_open_set
-from assistant.runtime.open_set_pooling import open_set_library
+from assistant.runtime.open_set import OpenSetCalibration
+from assistant.runtime.open_set_pooling import library_with_floor, open_set_library
 from assistant.runtime.resources import Resources
 from assistant.runtime.segment_support import (
     SEGMENTS,
@@ -122,12 +122,7 @@ Candidate = Callable[[FrameIndex], tuple[SegmentLibrary, OpenSetCalibration]]
 
 def pooled(segments: int | None, fit: Callable[[FrameIndex], Callable]) -> Candidate:
     """Every library pooled over ``segments`` by what ``fit`` makes of it, its floor measured the same way."""
-
-    def candidate(index: FrameIndex) -> tuple[SegmentLibrary, OpenSetCalibration]:
-        library = SegmentLibrary.of(index, segments, fit(index))
-        return library, calibrate_open_set(index, library)
-
-    return candidate
+    return lambda index: library_with_floor(index, fit(index), segments)
 
 
 def fitted(pool_of: Callable[[np.ndarray], Callable]) -> Callable[[FrameIndex], Callable]:

@@ -17,9 +17,9 @@ from assistant.analysis.gather import gather_evidence
 from assistant.fusion import open_set_score
 from assistant.jobs.example_clips import add_example_clips
 from assistant.runtime.calibration import with_open_set_floors
-from assistant.runtime.open_set import calibrate_open_set
+from assistant.runtime.open_set_pooling import library_with_floor
 from assistant.runtime.resources import Resources
-from assistant.runtime.segment_support import SegmentLibrary, in_one_space, segment_means
+from assistant.runtime.segment_support import in_one_space, segment_means
 from core.settings import Settings
 from testkit.sports_hall import recording
 from testkit.synthetic import write_opencv
@@ -39,11 +39,8 @@ def answers(tmp_path_factory):
         for n in range(EXAMPLES):
             add_example_clips(settings, [write_opencv(root / f"{label}{n}.avi", recording(label, rng))], label)
     shipped = Resources.load(settings)
-    index = shipped.index
-    means = SegmentLibrary.of(index, pool=in_one_space(segment_means))
-    means_only = dataclasses.replace(
-        shipped, segments=means, fusion=with_open_set_floors(shipped.fusion, calibrate_open_set(index, means))
-    )
+    means, floor = library_with_floor(shipped.index, in_one_space(segment_means))
+    means_only = dataclasses.replace(shipped, segments=means, fusion=with_open_set_floors(shipped.fusion, floor))
     questions = {
         label: [
             write_opencv(root / f"new_{label}{n}.avi", recording(label, rng, elsewhere=True)) for n in range(QUESTIONS)

@@ -13,20 +13,33 @@ show. The segment means are measured only when the changes rejected some known r
 """
 
 import dataclasses
+from collections.abc import Callable
 
 from assistant.runtime.open_set import OpenSetCalibration, calibrate_open_set
-from assistant.runtime.segment_support import SegmentLibrary, in_one_space, segment_means
+from assistant.runtime.segment_support import (
+    SEGMENTS,
+    SegmentLibrary,
+    in_one_space,
+    segment_means,
+    segments_and_changes,
+)
 from indexing.frames.frame_index import FrameIndex
+
+
+def library_with_floor(
+    index: FrameIndex, pool: Callable = segments_and_changes, segments: int | None = SEGMENTS
+) -> tuple[SegmentLibrary, OpenSetCalibration]:
+    """``index``'s clips pooled by ``pool`` over ``segments``, and the floor measured with that pooling."""
+    library = SegmentLibrary.of(index, segments, pool)
+    return library, calibrate_open_set(index, library)
 
 
 def open_set_library(index: FrameIndex) -> tuple[SegmentLibrary, OpenSetCalibration]:
     """``index``'s clips pooled for the open-set support, and the floor measured with that pooling."""
-    with_changes = SegmentLibrary.of(index)
-    calibration = calibrate_open_set(index, with_changes)
+    with_changes, calibration = library_with_floor(index)
     if not calibration.known_rejected:  # None (nothing to judge by) or 0 (nothing to gain)
         return with_changes, calibration
-    means = SegmentLibrary.of(index, pool=in_one_space(segment_means))
-    means_calibration = calibrate_open_set(index, means)
+    means, means_calibration = library_with_floor(index, in_one_space(segment_means))
     if means_calibration.known_rejected is not None and means_calibration.known_rejected < calibration.known_rejected:
         pooling = (
             f"the segment means alone: with the changes between them {calibration.known_rejected:.0%} of the "
