@@ -7,6 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.real import (
+    Answer,
+    Question,
+    auroc_with_interval,
     centred_on,
     held_out_questions,
     imagenet_class_segments,
@@ -97,3 +100,16 @@ def test_whitening_on_the_library_keeps_unit_segments_and_separates_its_clips():
 
 def segment_cosine(first: np.ndarray, second: np.ndarray, pool) -> float:
     return float((pool(first, 1) @ pool(second, 1).T).item())
+
+
+def test_the_margin_auroc_judges_each_answer_by_its_own_library_s_floor():
+    """Two libraries on different score scales: each separates its in-class questions from its others by its
+    floor, but pooled raw scores interleave (the strict library's others outscore the lenient one's in-class)."""
+
+    def answer(truth: str | None, score: float, floor: float) -> Answer:
+        return Answer(Question("q", Path("q.mp4"), truth or "_other", truth, ()), truth, score, floor)
+
+    answers = [answer("A", 0.9, 0.8), answer(None, 0.7, 0.8), answer("B", 0.6, 0.5), answer(None, 0.4, 0.5)]
+    assert auroc_with_interval(answers, lambda a: a.score).startswith("0.75")
+    assert auroc_with_interval(answers, lambda a: a.margin).startswith("1.00")
+    assert answer("A", 0.6, None).margin == 0.6  # no floor applied: the score decides alone
