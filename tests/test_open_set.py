@@ -8,6 +8,7 @@ an activity the library does not hold is not. Also: "none of these" examples, a 
 from a single example clip, and setup from one clip per activity.
 """
 
+import dataclasses
 import shutil
 
 import numpy as np
@@ -18,7 +19,13 @@ from assistant.fusion import decide, fuse
 from assistant.jobs.calibrate import calibrate
 from assistant.jobs.example_clips import add_example_clips
 from assistant.jobs.setup_pipeline import SetupOptions, run_setup
-from assistant.runtime.open_set import OpenSetCalibration, applied_floor, calibrate_open_set, conformal_upper
+from assistant.runtime.open_set import (
+    OpenSetCalibration,
+    applied_floor,
+    calibrate_open_set,
+    conformal_bound,
+    conformal_upper,
+)
 from assistant.runtime.resources import Resources
 from core.labels import NEGATIVE_LABEL
 from core.settings import Settings
@@ -183,3 +190,15 @@ def test_a_floor_that_would_reject_most_known_recordings_is_not_applied():
     assert applied_floor(blind) is None and "not applied" in blind.describe()
     few_shot = OpenSetCalibration(floor=0.6, known=(), impostor=(0.5, 0.6), recordings=2, false_accept=0.1)
     assert applied_floor(few_shot) == 0.6  # nothing else to judge by
+
+
+def test_a_floor_from_few_impostors_states_the_weaker_guarantee_it_has():
+    """The conformal floor of n impostor scores is their maximum when n < 9: a clip of another activity passes
+    it with probability up to 1 / (n + 1), and the answer must not claim the 10 % it aimed at."""
+    assert [conformal_bound(n, 0.1) for n in (0, 1, 4, 9, 19)] == pytest.approx([1.0, 0.5, 0.2, 0.1, 0.1])
+    assert conformal_bound(10, 0.1) <= 0.1  # enough scores: the quantile below the maximum keeps the promise
+    few = OpenSetCalibration(floor=0.6, known=(), impostor=(0.3, 0.4, 0.5, 0.6), recordings=4, false_accept=0.1)
+    assert few.false_accept_bound == pytest.approx(0.2)
+    assert "at most 20% of clips" in few.describe() and "not 10%: only 4 recordings" in few.describe()
+    many = dataclasses.replace(few, impostor=tuple(0.05 * n for n in range(19)))
+    assert "at most 10% of clips" in many.describe() and "not 10%" not in many.describe()

@@ -12,8 +12,10 @@ The floor is measured on the library itself, one recording at a time, never on n
 each recording is asked with its own activity (and the "none of these" examples) left out, and
 its best remaining activity's score is what a clip of an activity the library does not hold
 reaches. The floor is the conformal ``1 - false_accept`` quantile of those scores: such a clip
-passes with probability at most ``false_accept``; with few recordings it is their maximum, the
-strictest choice the evidence allows. Each recording asked with all of its clips left out (a
+passes with probability at most ``false_accept``. With fewer than ``1 / false_accept - 1`` such
+scores it is their maximum, the strictest choice the evidence allows, and the guarantee weakens
+to ``1 / (n + 1)`` (a library of 3 activities and 4 recordings: 20 %); the answer says so and
+how to tighten it (``false_accept_bound``). Each recording asked with all of its clips left out (a
 UCF101 ``gNN`` group or one source video is one recording) gives the score a *new recording* of
 a known activity reaches; the share below the floor is reported as the expected rate of
 needless "unknown". No constant is tuned to a dataset. The floor is measured again whenever the
@@ -54,7 +56,13 @@ class OpenSetCalibration:
     impostor: tuple[float, ...]  # best scores of recordings asked with their own activity left out
     recordings: int
     false_accept: float
-    pooling: str = "the segments and the changes between them"  # how the support pooled clips (``open_set_pooling``)
+    pooling: str | None = None  # how the support pooled clips, where ``open_set_pooling`` chose it
+
+    @property
+    def false_accept_bound(self) -> float:
+        """The share of clips of activities outside the library that may reach the floor, as its impostor scores
+        guarantee (``false_accept`` when there are enough of them, more when the floor is their maximum)."""
+        return conformal_bound(len(self.impostor), self.false_accept)
 
     @property
     def known_rejected(self) -> float | None:
@@ -71,11 +79,16 @@ class OpenSetCalibration:
                 f"open-set floor not applied: it would call {self.known_rejected:.0%} of {len(self.known)} new "
                 "recordings of known activities unknown (their frames do not tell the activities apart)"
             )
+        pooling = f"; support over {self.pooling}" if self.pooling else ""
+        guarantee = f"at most {self.false_accept_bound:.0%} of clips of activities outside the library reach it"
+        if self.false_accept_bound > self.false_accept:
+            guarantee += (
+                f", not {self.false_accept:.0%}: only {len(self.impostor)} recordings asked as another activity "
+                "measured it; examples of more activities, or of none of these, tighten it"
+            )
         text = (
-            f"open-set floor {self.floor:.3f} (support + lead over the next activity; support over {self.pooling}), "
-            f"from {self.recordings} "
-            f"recordings each asked with itself left out (at most {self.false_accept:.0%} of clips of "
-            "activities outside the library reach it)"
+            f"open-set floor {self.floor:.3f} (support + lead over the next activity{pooling}), from "
+            f"{self.recordings} recordings each asked with itself left out ({guarantee})"
         )
         if self.known_rejected is not None:
             text += f"; {self.known_rejected:.0%} of {len(self.known)} new recordings of known activities fall below"
@@ -125,12 +138,22 @@ def library_scores(index: FrameIndex, library: SegmentLibrary) -> tuple[list[flo
     return known, impostor, len(asked)
 
 
+def conformal_rank(count: int, false_accept: float) -> int:
+    """The rank (1-based, ascending) of the conformal ``1 - false_accept`` quantile among ``count`` values."""
+    return min(count, math.ceil((1 - false_accept) * (count + 1)))
+
+
 def conformal_upper(values: list[float], false_accept: float) -> float | None:
     """The value a new draw exceeds with probability at most ``false_accept`` (their maximum when few)."""
     if not values:
         return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered), math.ceil((1 - false_accept) * (len(ordered) + 1))) - 1]
+    return sorted(values)[conformal_rank(len(values), false_accept) - 1]
+
+
+def conformal_bound(count: int, false_accept: float) -> float:
+    """The probability that a new exchangeable draw exceeds the ``conformal_upper`` of ``count`` values: at most
+    ``false_accept``, or ``1 / (count + 1)`` when that value is their maximum (1 with none)."""
+    return 1.0 - conformal_rank(count, false_accept) / (count + 1)
 
 
 def calibrate_open_set(

@@ -25,6 +25,8 @@ from assistant.runtime.segment_support import (
 )
 from indexing.frames.frame_index import FrameIndex
 
+CHANGES_POOLING = "the segments and the changes between them"
+
 
 def library_with_floor(
     index: FrameIndex, pool: Callable = segments_and_changes, segments: int | None = SEGMENTS
@@ -37,6 +39,7 @@ def library_with_floor(
 def open_set_library(index: FrameIndex) -> tuple[SegmentLibrary, OpenSetCalibration]:
     """``index``'s clips pooled for the open-set support, and the floor measured with that pooling."""
     with_changes, calibration = library_with_floor(index)
+    calibration = dataclasses.replace(calibration, pooling=CHANGES_POOLING)
     if not calibration.known_rejected:  # None (nothing to judge by) or 0 (nothing to gain)
         return with_changes, calibration
     means, means_calibration = library_with_floor(index, in_one_space(segment_means))
