@@ -25,6 +25,7 @@ from assistant.runtime.open_set import (
     calibrate_open_set,
     conformal_bound,
     conformal_upper,
+    weak_floor_note,
 )
 from assistant.runtime.resources import Resources
 from core.labels import NEGATIVE_LABEL
@@ -154,6 +155,9 @@ def test_the_first_example_clips_start_a_library(tmp_path, capsys):
     assert index.sampling.size == encoder_size  # decoded at what the encoder reads, not shrunk and scaled up
     floor = calibrate_open_set(index)
     assert floor.floor is not None and floor.recordings == 3
+    # one impostor score (the ring asked of the two shapes): the answer's notes say how weak "unknown" is
+    assert floor.false_accept_bound == pytest.approx(0.5)
+    assert [n for n in Resources.load(settings).static_notes if "at most 50% of clips" in n]
 
 
 def test_setup_from_one_clip_per_activity_builds_a_few_shot_assistant(tmp_path):
@@ -202,3 +206,13 @@ def test_a_floor_from_few_impostors_states_the_weaker_guarantee_it_has():
     assert "at most 20% of clips" in few.describe() and "not 10%: only 4 recordings" in few.describe()
     many = dataclasses.replace(few, impostor=tuple(0.05 * n for n in range(19)))
     assert "at most 10% of clips" in many.describe() and "not 10%" not in many.describe()
+
+
+def test_the_answer_notes_a_missing_or_weak_floor_and_nothing_when_the_floor_keeps_its_promise():
+    weak = OpenSetCalibration(floor=0.6, known=(), impostor=(0.3, 0.4, 0.5), recordings=3, false_accept=0.1)
+    assert "at most 25% of clips" in weak_floor_note(weak) and "--negative" in weak_floor_note(weak)
+    none = dataclasses.replace(weak, floor=None, impostor=())
+    assert "too few activities" in weak_floor_note(none)
+    assert weak_floor_note(dataclasses.replace(weak, impostor=tuple(0.02 * n for n in range(30)))) is None
+    not_applied = dataclasses.replace(weak, known=(0.1, 0.2, 0.3))  # the classifier decides: nothing to add
+    assert applied_floor(not_applied) is None and weak_floor_note(not_applied) is None

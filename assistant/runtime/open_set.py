@@ -95,6 +95,27 @@ class OpenSetCalibration:
         return text
 
 
+def weak_floor_note(calibration: OpenSetCalibration) -> str | None:
+    """What an answer's notes say when the library cannot keep clips of other activities from being named as
+    often as aimed: no floor at all, or one whose impostor scores are too few for its guarantee."""
+    more = (
+        "add example clips of more activities, or clips of none of these (the Library tab, or "
+        "`python -m indexing add --negative VIDEO`), for a stronger unknown"
+    )
+    if calibration.floor is None:
+        return (
+            "The library holds too few activities to measure an open-set floor: clips of other activities are "
+            f"named; {more}."
+        )
+    if applied_floor(calibration) is not None and calibration.false_accept_bound > calibration.false_accept:
+        return (
+            f"This library can only promise that at most {calibration.false_accept_bound:.0%} of clips of activities "
+            f"it does not hold are named ({calibration.false_accept:.0%} is aimed at: {len(calibration.impostor)} "
+            f"recordings measured its open-set floor); {more}."
+        )
+    return None
+
+
 def library_recordings(index: FrameIndex) -> list[Recording]:
     """The library's recordings (source groups), each with its label and clips, in a stable order."""
     clips: dict[tuple[str, str], set[str]] = defaultdict(set)

@@ -27,6 +27,7 @@ from assistant.fusion import DEFAULT_FUSION
 from assistant.runtime.active_checkpoint import find_active_checkpoint
 from assistant.runtime.bundle import BUNDLE_FILE, Bundle
 from assistant.runtime.calibration import calibration_path, load_fusion, with_open_set_floors
+from assistant.runtime.open_set import weak_floor_note
 from assistant.runtime.open_set_pooling import open_set_library
 from assistant.runtime.segment_support import SegmentLibrary
 from core.cli import FULL_INSTALL
@@ -210,6 +211,7 @@ class Resources:
         if index is not None:
             segments, open_set = open_set_library(index)
             fusion = with_open_set_floors(fusion, open_set)
+            notes += [note] if (note := weak_floor_note(open_set)) else []
         return cls(
             settings=settings,
             classifier=classifier,
