@@ -84,6 +84,9 @@ class FusionSettings(BaseModel):
     # the open-set score (support + lead) a clip's leading activity must reach.
     open_set_floor: float | None = None
     open_set: str | None = None  # how the floor was measured, in words
+    # The scores the applied floor was measured from (recordings asked as another activity), so a named verdict
+    # can say how many of them its own score reaches (a conformal p-value); recomputed at every load, not saved.
+    open_set_impostors: tuple[float, ...] = Field(default=(), exclude=True, repr=False)
     calibrated: bool
     source: str | None = None
     # The frame index build the thresholds were measured on; a rebuilt index gets a note.

@@ -131,9 +131,23 @@ def decide(fused: list[LabelScore], support: Mapping[str, float] | None, fusion:
         )
     if reason := _open_set_reason(best.label, support, fusion):
         return _unknown(best.probability, reason)
+    reason = f"{best.label} leads the combined ranking with {best.probability:.0%}"
     return Verdict(
         label=best.label,
         confidence=best.probability,
         is_unknown=False,
-        reason=f"{best.label} leads the combined ranking with {best.probability:.0%}",
+        reason=reason + _open_set_pass(best.label, support, fusion),
+    )
+
+
+def _open_set_pass(label: str, support: Mapping[str, float] | None, fusion: FusionSettings) -> str:
+    """How clearly ``label``'s open-set score cleared the floor: how many of the recordings the floor was measured
+    on (each asked as an activity the library does not hold) scored as high; "" when no floor judged it."""
+    score = open_set_score(support, label) if support and fusion.open_set_floor is not None else None
+    if score is None or not fusion.open_set_impostors:
+        return ""
+    reached = sum(impostor >= score for impostor in fusion.open_set_impostors)
+    return (
+        f"; its open-set score {score:.2f} clears the {fusion.open_set_floor:.2f} floor, and {reached} of the "
+        f"{len(fusion.open_set_impostors)} library recordings asked as another activity scored as high"
     )

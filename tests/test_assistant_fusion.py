@@ -5,6 +5,7 @@ import pytest
 from assistant.analysis.timeline import build_timeline, dominant_segment_label
 from assistant.evidence import FusionSettings, Verdict
 from assistant.fusion import decide, fuse, open_set_score
+from assistant.runtime.open_set import conformal_upper
 
 FUSION = FusionSettings(classifier_weight=0.6, unknown_threshold=0.4, open_set_floor=0.8, calibrated=True)
 
@@ -27,6 +28,19 @@ def test_decide_names_the_leader_when_confident_and_matched():
     verdict = decide(fuse({"Fall": 0.9, "Slide": 0.1}, {"Fall": 1.0}, 0.6), {"Fall": 0.8, "Slide": 0.6}, FUSION)
     assert (verdict.label, verdict.is_unknown) == ("Fall", False)
     assert verdict.confidence == pytest.approx(0.94)
+    assert "open-set" not in verdict.reason  # no impostor scores known: nothing to count
+
+
+def test_a_named_verdict_says_how_many_of_the_floor_s_impostors_scored_as_high():
+    """Open-set score 1.0 (support 0.8, lead 0.2). The floor 0.8 is the conformal 90 % quantile of 19 impostor
+    scores (the 18th of them), so the one above it is a recording of another activity that would have been named."""
+    impostors = (*(0.02 * n for n in range(17)), 0.8, 1.05)
+    fusion = FUSION.model_copy(update={"open_set_impostors": impostors})
+    assert conformal_upper(list(impostors), 0.1) == fusion.open_set_floor
+    verdict = decide(fuse({"Fall": 0.9, "Slide": 0.1}, {"Fall": 1.0}, 0.6), {"Fall": 0.8, "Slide": 0.6}, fusion)
+    assert verdict.label == "Fall"
+    assert "open-set score 1.00 clears the 0.80 floor, and 1 of the 19 library recordings" in verdict.reason
+    assert "open_set_impostors" not in fusion.model_dump_json()  # measured at every load, never written out
 
 
 def test_decide_says_unknown_for_weak_guesses_and_weak_matches():

@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 from assistant.analysis.gather import gather_evidence
-from assistant.fusion import decide, fuse
+from assistant.fusion import DEFAULT_FUSION, decide, fuse
 from assistant.jobs.calibrate import calibrate
 from assistant.jobs.example_clips import add_example_clips
 from assistant.jobs.setup_pipeline import SetupOptions, run_setup
+from assistant.runtime.calibration import with_open_set_floors
 from assistant.runtime.open_set import (
     OpenSetCalibration,
     applied_floor,
@@ -157,7 +158,9 @@ def test_the_first_example_clips_start_a_library(tmp_path, capsys):
     assert floor.floor is not None and floor.recordings == 3
     # one impostor score (the ring asked of the two shapes): the answer's notes say how weak "unknown" is
     assert floor.false_accept_bound == pytest.approx(0.5)
-    assert [n for n in Resources.load(settings).static_notes if "at most 50% of clips" in n]
+    loaded = Resources.load(settings)
+    assert [n for n in loaded.static_notes if "at most 50% of clips" in n]
+    assert loaded.fusion.open_set_impostors == floor.impostor and len(floor.impostor) == 1  # named verdicts count them
 
 
 def test_setup_from_one_clip_per_activity_builds_a_few_shot_assistant(tmp_path):
@@ -216,3 +219,5 @@ def test_the_answer_notes_a_missing_or_weak_floor_and_nothing_when_the_floor_kee
     assert weak_floor_note(dataclasses.replace(weak, impostor=tuple(0.02 * n for n in range(30)))) is None
     not_applied = dataclasses.replace(weak, known=(0.1, 0.2, 0.3))  # the classifier decides: nothing to add
     assert applied_floor(not_applied) is None and weak_floor_note(not_applied) is None
+    assert with_open_set_floors(DEFAULT_FUSION, not_applied).open_set_impostors == ()  # no floor: nothing to count
+    assert with_open_set_floors(DEFAULT_FUSION, weak).open_set_impostors == (0.3, 0.4, 0.5)

@@ -98,7 +98,9 @@ def format_evidence(evidence: Evidence) -> str:
             f"verdict: UNKNOWN activity (confidence {verdict.confidence:.3f}); reason: {quoted(verdict.reason)}"
         )
     else:
-        lines.append(f"verdict: {quoted(verdict.label)} with confidence {verdict.confidence:.3f}")
+        lines.append(
+            f"verdict: {quoted(verdict.label)} with confidence {verdict.confidence:.3f}; why: {quoted(verdict.reason)}"
+        )
     lines.append(f"fused ranking (classifier + retrieval + zero-shot): {_scores(evidence.fused[:5])}")
     if evidence.classifier:
         part = evidence.classifier

@@ -227,9 +227,8 @@ def calibrate(
         index_build_id=resources.index.manifest.get("build_id") if resources.index is not None else None,
     )
     # The library's open-set floor was measured when the snapshot loaded (Resources.load): reuse it.
-    fusion = fusion.model_copy(
-        update={"open_set_floor": resources.fusion.open_set_floor, "open_set": resources.fusion.open_set}
-    )
+    open_set = ("open_set_floor", "open_set", "open_set_impostors")
+    fusion = fusion.model_copy(update={name: getattr(resources.fusion, name) for name in open_set})
     verdicts = _verdicts(clean, fusion)
     accuracy = {}
     if resources.classifier is not None:

@@ -49,7 +49,11 @@ def load_fusion(path: Path) -> FusionSettings:
 
 def with_open_set_floors(fusion: FusionSettings, open_set: OpenSetCalibration) -> FusionSettings:
     """``fusion`` judged by the library's own open-set floor (measured on its current contents)."""
-    return fusion.model_copy(update={"open_set_floor": applied_floor(open_set), "open_set": open_set.describe()})
+    floor = applied_floor(open_set)
+    impostors = open_set.impostor if floor is not None else ()
+    return fusion.model_copy(
+        update={"open_set_floor": floor, "open_set": open_set.describe(), "open_set_impostors": impostors}
+    )
 
 
 def save_calibration(path: Path, fusion: FusionSettings, report: dict[str, Any]) -> Path:
