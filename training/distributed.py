@@ -182,6 +182,10 @@ def process_group(timeout_s: float) -> Iterator[ProcessGroup]:
         dist.init_process_group(
             backend=None, rank=group.rank, world_size=world_size, timeout=timedelta(seconds=timeout_s)
         )
+        # Every rank's gloo connections are complete before any rank starts work that can fail: a rank that
+        # exits while a peer is still setting up its connection to it can abort that peer (SIGABRT inside
+        # gloo, seen once in CI) instead of letting it raise and say why.
+        dist.all_reduce(torch.zeros(1))
         log.info("rank %d of %d joined (backends %s)", group.rank, world_size, dist.get_backend_config())
         if not group.is_main:
             logging.getLogger().setLevel(logging.WARNING)  # one log per run: rank 0's
