@@ -65,6 +65,11 @@ class OpenSetCalibration:
         return conformal_bound(len(self.impostor), self.false_accept)
 
     @property
+    def guarantee_weakened(self) -> bool:
+        """Too few impostor scores for the aimed ``false_accept``: the floor is their maximum."""
+        return self.false_accept_bound > self.false_accept
+
+    @property
     def known_rejected(self) -> float | None:
         """Expected share of new recordings of known activities called unknown by the floor."""
         if self.floor is None or not self.known:
@@ -81,7 +86,7 @@ class OpenSetCalibration:
             )
         pooling = f"; support over {self.pooling}" if self.pooling else ""
         guarantee = f"at most {self.false_accept_bound:.0%} of clips of activities outside the library reach it"
-        if self.false_accept_bound > self.false_accept:
+        if self.guarantee_weakened:
             guarantee += (
                 f", not {self.false_accept:.0%}: only {len(self.impostor)} recordings asked as another activity "
                 "measured it; examples of more activities, or of none of these, tighten it"
@@ -107,7 +112,7 @@ def weak_floor_note(calibration: OpenSetCalibration) -> str | None:
             "The library holds too few activities to measure an open-set floor: clips of other activities are "
             f"named; {more}."
         )
-    if applied_floor(calibration) is not None and calibration.false_accept_bound > calibration.false_accept:
+    if applied_floor(calibration) is not None and calibration.guarantee_weakened:
         return (
             f"This library can only promise that at most {calibration.false_accept_bound:.0%} of clips of activities "
             f"it does not hold are named ({calibration.false_accept:.0%} is aimed at: {len(calibration.impostor)} "
