@@ -35,7 +35,7 @@ from tqdm import tqdm
 from assistant.evidence import FusionSettings, LabelScore, Verdict
 from assistant.fusion import decide, fuse
 from assistant.jobs.shifted_copies import shifted_copy
-from assistant.runtime.calibration import calibration_path, save_calibration
+from assistant.runtime.calibration import OPEN_SET_FIELDS, calibration_path, save_calibration
 from assistant.runtime.resources import Resources
 from core.errors import ArtifactError, DatasetError
 from indexing.frames.clip_search import search_vectors
@@ -227,8 +227,7 @@ def calibrate(
         index_build_id=resources.index.manifest.get("build_id") if resources.index is not None else None,
     )
     # The library's open-set floor was measured when the snapshot loaded (Resources.load): reuse it.
-    open_set = ("open_set_floor", "open_set", "open_set_impostors")
-    fusion = fusion.model_copy(update={name: getattr(resources.fusion, name) for name in open_set})
+    fusion = fusion.model_copy(update={name: getattr(resources.fusion, name) for name in OPEN_SET_FIELDS})
     verdicts = _verdicts(clean, fusion)
     accuracy = {}
     if resources.classifier is not None:

@@ -47,13 +47,16 @@ def load_fusion(path: Path) -> FusionSettings:
     return FusionSettings.model_validate({**record["fusion"], "calibrated": True, "source": str(path)})
 
 
+# The fusion fields ``with_open_set_floors`` fills from the library (measured at every snapshot load).
+OPEN_SET_FIELDS = ("open_set_floor", "open_set", "open_set_impostors")
+
+
 def with_open_set_floors(fusion: FusionSettings, open_set: OpenSetCalibration) -> FusionSettings:
     """``fusion`` judged by the library's own open-set floor (measured on its current contents)."""
     floor = applied_floor(open_set)
     impostors = open_set.impostor if floor is not None else ()
-    return fusion.model_copy(
-        update={"open_set_floor": floor, "open_set": open_set.describe(), "open_set_impostors": impostors}
-    )
+    values = (floor, open_set.describe(), impostors)
+    return fusion.model_copy(update=dict(zip(OPEN_SET_FIELDS, values, strict=True)))
 
 
 def save_calibration(path: Path, fusion: FusionSettings, report: dict[str, Any]) -> Path:
